@@ -333,6 +333,15 @@ def generate_event(dataset: str = "top_qcd", class_name: str = "top", seed: int 
     raise RuntimeError(f"no selected {class_name} jet in {max_events} events (seed {seed})")
 
 
+def clean_padding(particles: np.ndarray) -> np.ndarray:
+    """Zero every row whose stored pT is 0, so padding is exactly zero. A handful of
+    constituents (about 1 jet in 500) have pT < 6e-8 GeV, which underflows float16 to 0: they
+    become padding, consistent with ``mask = pT > 0``."""
+    particles = particles.copy()
+    particles[particles[..., 0] == 0] = 0
+    return particles
+
+
 def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: int) -> dict:
     """Generate one chunk (``events_per_chunk`` Pythia events) of one class.
 
@@ -382,9 +391,9 @@ def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: in
             out_particles.append(particles)
             out_jets.append(jet)
             out_n.append(mult)
-    p = spec.n_constituents
+    particles = np.array(out_particles, dtype=np.float16).reshape(-1, spec.n_constituents, 3)
     return {
-        "particles": np.array(out_particles, dtype=np.float16).reshape(-1, p, 3),
+        "particles": clean_padding(particles),
         "jets": np.array(out_jets, dtype=np.float32).reshape(-1, 4),
         "n_constituents": np.array(out_n, dtype=np.int16),
         "n_events": len(counts),
@@ -413,6 +422,7 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
                 info.external_attr = 0o644 << 16
                 with zf.open(info, "w", force_zip64=True) as f:
                     np.lib.format.write_array(f, np.asarray(arrays[key]), allow_pickle=False)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shipped files are world-readable
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

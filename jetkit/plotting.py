@@ -22,6 +22,8 @@ __all__ = [
     "PHI_LABEL",
     "hist_by_class",
     "image_norm",
+    "plot_constituents",
+    "plot_event",
     "plot_jet_image",
     "roc_curve_plot",
     "style",
@@ -212,3 +214,55 @@ def roc_curve_plot(
     ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
     ax.legend()
     return line
+
+
+def plot_constituents(ax, particles, mask=None, *, title: str | None = None, extent: float = 0.8,
+                      color=None, size_scale: float = 400.0):
+    """The constituent cloud of one jet in (d_eta, d_phi): marker area proportional to pT
+    (the leading constituent gets ``size_scale`` points^2), the jet cone R = 0.8 as a circle.
+
+    ``particles``: (P, 3) = (pT [GeV], d_eta, d_phi); ``mask``: (P,) bool (default pT > 0)."""
+    p = np.asarray(particles, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"particles must have shape (P, 3) for one jet, got {p.shape}")
+    m = p[:, 0] > 0 if mask is None else np.asarray(mask, dtype=bool)
+    pt, eta, phi = p[m].T
+    if pt.size == 0:
+        raise ValueError("this jet has no unmasked constituent")
+    ax.scatter(eta, phi, s=size_scale * pt / pt.max(), c=color, alpha=0.7, edgecolors="none")
+    ax.add_patch(mpl.patches.Circle((0, 0), 0.8, fill=False, ls="--", color="grey", lw=1))
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_xlabel(ETA_LABEL)
+    ax.set_ylabel(PHI_LABEL)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_event(ax, event: dict, *, n_jets: int = 4, radius: float = 0.8):
+    """Event display in (eta, phi): every visible particle (marker area ~ pT), coloured by the
+    anti-kT jet it belongs to (the ``n_jets`` hardest; grey: softer jets or none), and a circle
+    of ``radius`` around each jet that would enter the dataset.
+
+    ``event`` is what :func:`jetkit.generate.generate_event` returns."""
+    pt, eta, phi = (np.asarray(event[k]) for k in ("pt", "eta", "phi"))
+    idx = np.asarray(event["jet_index"])
+    shown = idx < n_jets
+    colors = mpl.colormaps["tab10"]
+    ax.scatter(eta[~shown | (idx < 0)], phi[~shown | (idx < 0)], s=4 + 2 * pt[~shown | (idx < 0)],
+               color="lightgrey", edgecolors="none", label="other particles")
+    for j in range(min(n_jets, len(event["jets"]))):
+        sel = idx == j
+        jpt, jeta, jphi, jm = event["jets"][j]
+        ax.scatter(eta[sel], phi[sel], s=4 + 2 * pt[sel], color=colors(j), edgecolors="none",
+                   label=f"jet {j + 1}: $p_T$ = {jpt:.0f} GeV, m = {jm:.0f} GeV")
+        if event["selected"][j]:
+            ax.add_patch(mpl.patches.Circle((jeta, jphi), radius, fill=False, color=colors(j), lw=2))
+    ax.set_xlim(-5, 5)
+    ax.set_ylim(-np.pi, np.pi)
+    ax.set_xlabel(r"pseudorapidity $\eta$")
+    ax.set_ylabel(r"azimuth $\phi$ [rad]")
+    ax.legend(loc="upper left", fontsize=9, markerscale=0.6, frameon=True)
+    return ax

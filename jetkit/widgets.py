@@ -1,13 +1,13 @@
 """Interactive explorers built from ipywidgets controls and an ipympl figure updated in place.
 
->>> %matplotlib widget
 >>> from jetkit import datasets, widgets
 >>> widgets.JetImageViewer(datasets.load("top_qcd"))
 
 Every control is an ordinary ipywidgets object, so the viewers also work without a browser:
 setting ``viewer.class_select.value = "top"`` from Python runs the same callback a click would.
-When the ipympl backend is not active (plain scripts, tests, ``%matplotlib inline``), the figure
-is rendered to a PNG shown in an ``ipywidgets.Image`` instead of a live canvas.
+In a Jupyter kernel the figure is a live ipympl canvas whatever the global backend (so notebooks
+keep ``%matplotlib inline`` for static plots); outside one (plain scripts, tests) it is rendered
+to a PNG shown in an ``ipywidgets.Image``.
 
 Controls carry stable CSS classes (``jetkit-class-select``, ``jetkit-jet-slider``,
 ``jetkit-center``, ``jetkit-rotate``, ``jetkit-flip``, ``jetkit-normalise``, ``jetkit-log``,
@@ -28,10 +28,22 @@ from jetkit import images, plotting
 __all__ = ["JetImageViewer"]
 
 
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where a canvas widget can be displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def _new_figure(figsize):
-    """A figure whose canvas is an ipympl widget when that backend is active (``%matplotlib
-    widget`` or ``%matplotlib ipympl``), else a static Agg figure that pyplot does not know
-    about (so ``%matplotlib inline`` does not show it a second time)."""
+    """A figure whose canvas is a live ipympl widget when we can show one: under the ipympl
+    backend (``%matplotlib widget``), or in any Jupyter kernel where ipympl is installed, so a
+    notebook can keep ``%matplotlib inline`` for its static plots. Otherwise (scripts, tests) a
+    static Agg figure that pyplot does not know about (``%matplotlib inline`` does not show it a
+    second time). Returns ``(figure, is_live)``."""
     backend = matplotlib.get_backend().lower()
     if "ipympl" in backend or backend == "widget":
         import matplotlib.pyplot as plt
@@ -43,8 +55,20 @@ def _new_figure(figsize):
             fig.canvas.toolbar_position = "right"
             return fig, True
         plt.close(fig)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    if _in_kernel():
+        try:
+            from ipympl.backend_nbagg import Canvas, FigureManager
+        except ImportError:
+            pass
+        else:
+            fig = Figure(figsize=figsize)
+            FigureManager(Canvas(fig), 0)  # a canvas widget, not registered with pyplot
+            fig.canvas.header_visible = False
+            fig.canvas.toolbar_position = "right"
+            return fig, True
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)

@@ -75,3 +75,23 @@ def test_roc_curve_plot(ax):
     assert len(x) == 10 and np.allclose(y, 1 / x**3)  # the eps_B = 0 point is dropped
     with pytest.raises(ValueError, match="efficiencies"):
         plotting.roc_curve_plot(ax, [0.5, 1.5], [0.1, 0.2])
+
+
+def test_plot_constituents_and_event(real_jets):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jetkit import generate
+
+    fig, (a, b) = plt.subplots(1, 2)
+    plotting.plot_constituents(a, real_jets["particles"][0], real_jets["mask"][0], title="a jet")
+    assert a.get_xlabel() == plotting.ETA_LABEL and "rad" in a.get_ylabel()
+    with pytest.raises(ValueError):
+        plotting.plot_constituents(a, real_jets["particles"][:2])
+    event = generate.generate_event("top_qcd", "top", seed=3)
+    plotting.plot_event(b, event)
+    assert "GeV" in b.get_legend().get_texts()[1].get_text()
+    assert len(b.patches) == int(event["selected"][:4].sum())  # one circle per selected jet
+    plt.close(fig)
