@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jetkit-installed
 LAB_ARGS ?=
+# Jupyter refuses to start as root unless told; containers and CI machines often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .PHONY: lab test data notebooks bench clean install
@@ -22,9 +24,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_tour_of_jets.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_tour_of_jets.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
+# The persistent XLA cache lets the notebooks reuse what the unit tests compiled (same run).
 test: $(STAMP)
+	JAX_COMPILATION_CACHE_DIR="$(CURDIR)/.jax_cache" \
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 # Regenerate the shipped datasets from their recorded seeds (about 30 min on 2 cores).
