@@ -59,10 +59,15 @@ def _new_figure(figsize):
 
     if _in_kernel():
         try:
+            before = matplotlib.get_backend()
             from ipympl.backend_nbagg import Canvas, FigureManager
         except ImportError:
             pass
         else:
+            # Importing ipympl switches pyplot to its backend; keep the notebook's own choice
+            # (e.g. %matplotlib inline) for every figure that is not ours.
+            if matplotlib.get_backend() != before:
+                matplotlib.use(before)
             fig = Figure(figsize=figsize)
             FigureManager(Canvas(fig), 0)  # a canvas widget, not registered with pyplot
             fig.canvas.header_visible = False
@@ -117,7 +122,7 @@ class JetImageViewer(W.VBox):
         self.jet_slider = W.IntSlider(value=0, min=0, max=len(self._labels) - 1, description="Jet",
                                       continuous_update=True)
         self.center_select = W.ToggleButtons(options=["off", "centroid", "leading"], value="off",
-                                             description="Center", style={"button_width": "72px"})
+                                             description="Center", style={"button_width": "84px"})
         self.rotate_check = W.Checkbox(value=False, description="rotate", indent=False)
         self.flip_check = W.Checkbox(value=False, description="flip", indent=False)
         self.normalise_check = W.Checkbox(value=False, description="normalise", indent=False)
