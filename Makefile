@@ -13,7 +13,7 @@ LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: lab test data notebooks bench clean install
+.PHONY: lab test data notebooks bench clean install screenshots
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ data: $(STAMP)
 # Re-execute every notebook in place so the committed outputs are current.
 notebooks: $(STAMP)
 	$(BIN)/python benchmarks/notebooks.py --write
+
+# Re-take the README's widget screenshots (docs/images) with the browser test.
+screenshots: $(STAMP)
+	JETKIT_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/notebooks.py
