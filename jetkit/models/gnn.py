@@ -1,0 +1,177 @@
+"""EdgeConv graph network (ParticleNet-lite, arXiv:1902.08570) written with ``jax.lax.top_k``
+and gathers, for padded jets with a mask.
+
+A jet is a graph: every constituent is a node and is linked to its k nearest neighbours, first in
+the (d_eta, d_phi) plane, then (in later blocks) in the learned feature space ("dynamic graph").
+An EdgeConv block computes, for node i with neighbours j,
+
+    h_i = mean_j  MLP([x_i, x_j - x_i])        (padding is never a neighbour)
+
+**Factoring the first edge layer.** The first linear map of the edge MLP acts on the concatenation,
+so ``W [x_i, x_j - x_i] = (W_a - W_b) x_i + W_b x_j``: apply two linear maps *per node* (P of
+them) and gather the result, instead of building a (P, k, 2F) edge tensor and multiplying it
+(P*k of them). With ``factored=True`` the block holds ``center`` (= W_a - W_b, with the bias)
+and ``neighbour`` (= W_b) directly; :func:`factor_edge_weights` converts a concatenated kernel.
+The fast configuration keeps only that one layer per edge and moves the remaining depth to
+per-node layers after the aggregation (``node_channels``); see benchmarks/edgeconv.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jetkit.models.inputs import COORDS, N_FEATURES
+
+__all__ = ["EdgeConv", "EdgeConvNet", "factor_edge_weights", "gather_neighbours", "knn",
+           "naive_particlenet_lite", "fast_edgeconv", "masked_mean"]
+
+_FAR = 1e9
+
+
+def knn(coords, mask, k: int):
+    """Indices (B, P, k) of each node's k nearest other nodes by Euclidean distance in
+    ``coords`` (B, P, D), and a (B, P, k) bool saying which of them are real. Padded nodes are
+    pushed infinitely far away, so they are chosen only when a jet has fewer than k + 1 real
+    constituents, and then flagged invalid. A node is never its own neighbour."""
+    coords = jax.lax.stop_gradient(coords)
+    sq = jnp.sum(coords * coords, axis=-1)
+    d = sq[:, :, None] + sq[:, None, :] - 2.0 * jnp.einsum("bpd,bqd->bpq", coords, coords)
+    p = coords.shape[1]
+    far = (~mask[:, None, :]) | jnp.eye(p, dtype=bool)[None]
+    d = jnp.where(far, _FAR, d)
+    neg, idx = jax.lax.top_k(-d, min(k, p))
+    return idx, neg > -_FAR / 2
+
+
+def gather_neighbours(x, idx):
+    """x (B, P, C), idx (B, P, k) -> (B, P, k, C) with out[b, i, n] = x[b, idx[b, i, n]]."""
+    return jax.vmap(lambda xb, ib: xb[ib])(x, idx)
+
+
+def masked_mean(x, mask, axis):
+    """Mean of ``x`` over ``axis`` counting only entries where ``mask`` (broadcast) is True;
+    0 where nothing is valid."""
+    w = mask.astype(x.dtype)[..., None]
+    return jnp.sum(x * w, axis=axis) / jnp.maximum(jnp.sum(w, axis=axis), 1.0)
+
+
+def factor_edge_weights(kernel, bias=None):
+    """Split a kernel (2F, C) acting on [x_i, x_j - x_i] into (centre, neighbour) kernels
+    (F, C) with W [x_i, x_j - x_i] = (W_a - W_b) x_i + W_b x_j."""
+    f = kernel.shape[0] // 2
+    w_a, w_b = kernel[:f], kernel[f:]
+    return w_a - w_b, w_b
+
+
+class EdgeConv(nnx.Module):
+    """One EdgeConv block: kNN graph on ``coords``, edge MLP, masked mean over neighbours,
+    layer norm + linear shortcut (as ParticleNet), optional per-node layers.
+
+    Args:
+        in_features: F, features per node.
+        edge_channels: widths of the edge MLP (the first layer is the one that can be factored).
+        k: neighbours per node.
+        node_channels: widths of per-node layers after the aggregation.
+        factored: apply the first edge layer per node before gathering (same function class).
+    """
+
+    def __init__(self, in_features: int, edge_channels: Sequence[int], k: int = 16, *,
+                 node_channels: Sequence[int] = (), factored: bool = True, rngs: nnx.Rngs):
+        if k < 1 or not edge_channels:
+            raise ValueError(f"need k >= 1 and at least one edge layer, got k={k}, {edge_channels}")
+        self.k, self.factored = int(k), bool(factored)
+        c0 = edge_channels[0]
+        if factored:
+            self.center = nnx.Linear(in_features, c0, rngs=rngs)
+            self.neighbour = nnx.Linear(in_features, c0, use_bias=False, rngs=rngs)
+        else:
+            self.edge = nnx.Linear(2 * in_features, c0, rngs=rngs)
+        self.edge_layers = nnx.List([nnx.Linear(a, b, rngs=rngs)
+                                     for a, b in zip(edge_channels[:-1], edge_channels[1:])])
+        c = edge_channels[-1]
+        self.norm = nnx.LayerNorm(c, rngs=rngs)
+        self.shortcut = nnx.Linear(in_features, c, rngs=rngs)
+        sizes = [c, *node_channels]
+        self.node_layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out_features = sizes[-1]
+
+    def edge_messages(self, x, idx):
+        """First edge layer (pre-activation) for every (node, neighbour) pair: (B, P, k, C0)."""
+        if self.factored:
+            return self.center(x)[:, :, None, :] + gather_neighbours(self.neighbour(x), idx)
+        xi = jnp.broadcast_to(x[:, :, None, :], idx.shape + x.shape[-1:])
+        xj = gather_neighbours(x, idx)
+        return self.edge(jnp.concatenate([xi, xj - xi], axis=-1))
+
+    def __call__(self, x, coords, mask):
+        idx, valid = knn(coords, mask, self.k)
+        h = nnx.relu(self.edge_messages(x, idx))
+        for layer in self.edge_layers:
+            h = nnx.relu(layer(h))
+        h = masked_mean(h, valid, axis=2)
+        h = nnx.relu(self.norm(h) + self.shortcut(x))
+        for layer in self.node_layers:
+            h = nnx.relu(layer(h))
+        return jnp.where(mask[..., None], h, 0.0)
+
+
+class EdgeConvNet(nnx.Module):
+    """ParticleNet-style tagger: EdgeConv blocks (kNN in (d_eta, d_phi), then in feature space),
+    masked mean pooling over constituents, dense head, ``out_features`` logits.
+
+    ``model(x, mask)`` with ``x`` (B, P, F) from :func:`jetkit.models.inputs.particle_features`
+    (columns ``coords`` give the first graph) and ``mask`` (B, P). Permutation invariant, and
+    padded slots never change the output.
+
+    ``blocks``: one ``(k, edge_channels, node_channels)`` per EdgeConv block.
+    """
+
+    def __init__(self, in_features: int = N_FEATURES,
+                 blocks: Sequence[tuple[int, Sequence[int], Sequence[int]]] = (
+                     (16, (32,), (32,)), (16, (64,), (64,))),
+                 head: Sequence[int] = (64,), out_features: int = 1, *, factored: bool = True,
+                 coords: Sequence[int] = COORDS, rngs: nnx.Rngs):
+        self.coords = tuple(int(c) for c in coords)
+        convs, f = [], in_features
+        for k, edge, node in blocks:
+            conv = EdgeConv(f, edge, k, node_channels=node, factored=factored, rngs=rngs)
+            convs.append(conv)
+            f = conv.out_features
+        self.convs = nnx.List(convs)
+        sizes = [f, *head]
+        self.head = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out = nnx.Linear(sizes[-1], out_features, rngs=rngs)
+
+    def embed(self, x, mask):
+        """Per-node features after the last EdgeConv block (B, P, C)."""
+        mask = jnp.asarray(mask, bool)
+        coords = x[..., self.coords]
+        for conv in self.convs:
+            x = conv(x, coords, mask)
+            coords = x
+        return x
+
+    def __call__(self, x, mask):
+        mask = jnp.asarray(mask, bool)
+        h = masked_mean(self.embed(x, mask), mask, axis=1)
+        for layer in self.head:
+            h = nnx.relu(layer(h))
+        return self.out(h)
+
+
+def naive_particlenet_lite(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+    """The straightforward ParticleNet-lite (arXiv:1902.08570): k = 7, edge MLPs (32, 32, 32)
+    and (64, 64, 64) on concatenated [x_i, x_j - x_i], fully connected 128."""
+    return EdgeConvNet(in_features, blocks=((7, (32, 32, 32), ()), (7, (64, 64, 64), ())),
+                       head=(128,), factored=False, rngs=rngs)
+
+
+def fast_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+    """The kit's tagger: factored first edge layer, one edge layer per block, the rest of the
+    depth per node (see the module docstring and benchmarks/edgeconv.py)."""
+    return EdgeConvNet(in_features, blocks=((7, (32,), (32,)), (7, (64,), (64,))), head=(64,),
+                       factored=True, rngs=rngs)
