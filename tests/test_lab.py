@@ -95,7 +95,12 @@ def test_caret_allows():
 def test_ipympl_frontend_matches_its_python_package(extensions):
     # ipympl's Python side names the JS versions it can talk to; a mismatch renders
     # "Error displaying widget" in the browser while every Python test passes.
-    from ipympl._version import js_semver
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    from ipympl._version import js_semver  # importing ipympl switches matplotlib's backend
+
+    matplotlib.use(before)  # ... so later tests in this process keep theirs
 
     version = extensions["jupyter-matplotlib"]["version"]
     assert caret_allows(js_semver, version), (
