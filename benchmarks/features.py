@@ -64,8 +64,9 @@ def fj_ecfs(p, m):
     def corr(**kw):
         return np.array(cs.exclusive_jets_energy_correlator(njets=1, beta=1.0, **kw).tolist())
 
-    return np.stack([corr(func="generalized", npoint=2, angles=-1), corr(func="generalized", npoint=3, angles=-1),
-                     corr(func="c2"), corr(func="d2")], axis=1)
+    e2 = corr(func="generalized", npoint=2, angles=-1)
+    e3 = corr(func="generalized", npoint=3, angles=-1)
+    return np.stack([e2, e3, corr(func="c2"), corr(func="d2")], axis=1)
 
 
 def fj_m2n2(p, m):
@@ -76,7 +77,8 @@ def fj_m2n2(p, m):
 
 def fj_mmdt(p, m):
     cs = fastjet_sequence(p, m)
-    return np.array(cs.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=0.8).msoftdrop.tolist())
+    sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=0.8)
+    return np.array(sd.msoftdrop.tolist())
 
 
 def jk_taus(p, m):

@@ -43,6 +43,7 @@ __all__ = [
     "delta_r2",
     "exclusive_axes",
     "fastjet_rapidity",
+    "softdrop_node",
 ]
 
 _SCHEMES = ("E", "wta")
@@ -160,7 +161,8 @@ def _cluster(particles, mask, *, p: float, wta: bool, snap_ns: tuple[int, ...], 
         live = live & ~(ob & go[:, None])
         state = jnp.where(sel[..., None], new[:, None, :], state)
         pt, y, phi = state[..., 0], state[..., 1], state[..., 2]
-        dist = jnp.minimum(_weight(new[:, :1], p), _weight(pt, p)) * delta_r2(new[:, 1:2], new[:, 2:3], y, phi)
+        dr2 = delta_r2(new[:, 1:2], new[:, 2:3], y, phi)
+        dist = jnp.minimum(_weight(new[:, :1], p), _weight(pt, p)) * dr2
         row = jnp.where(live & ~oa, dist, jnp.inf)
         d = jnp.where(oa[:, :, None], row[:, None, :], d)
         d = jnp.where(oa[:, None, :], row[:, :, None], d)
@@ -247,3 +249,34 @@ def cluster_history(particles, mask=None, *, p: float = 0.0, scheme: str = "E") 
     particles, mask = check_particles(particles, mask)
     wta = _check_scheme(scheme)
     return _cluster_history(jnp.asarray(particles), jnp.asarray(mask, bool), float(p), wta)
+
+
+def softdrop_node(h: ClusterHistory, zcut, beta, r0):
+    """(N,) index of the node that soft drop keeps (arXiv:1402.2657) in each tree ``h``.
+
+    From the root, follow the harder (larger pT) branch until the two branches pass
+    ``min(pT1, pT2) / (pT1 + pT2) >= zcut * (dR12 / r0)^beta`` (fjcontrib ``SoftDrop`` with
+    scalar_z symmetry and larger_pt recursion) or a single constituent is left. zcut, beta, r0
+    may be traced; ``h.members[n, node]`` is then the groomed constituent mask."""
+    n_jets, n_nodes = h.pt.shape
+    n_p = (n_nodes + 1) // 2
+    nodes, steps = jnp.arange(n_nodes), jnp.arange(n_p - 1)
+    kin = jnp.stack([h.pt, h.y, h.phi], axis=-1)  # (N, 2P - 1, 3)
+
+    def body(_, carry):
+        node, done = carry
+        at_step = steps[None, :] == (node - n_p)[:, None]  # all False on a leaf
+        c = _pick(h.parents, at_step)  # (N, 2) children
+        is_child = (nodes[None, None, :] == c[..., None])[..., None]  # (N, 2, 2P - 1, 1)
+        two = jnp.sum(jnp.where(is_child, kin[:, None], 0.0), axis=2)  # (N, 2, 3)
+        (pt1, y1, phi1), (pt2, y2, phi2) = jnp.moveaxis(two[:, 0], 1, 0), jnp.moveaxis(two[:, 1], 1, 0)
+        total = pt1 + pt2
+        z = jnp.minimum(pt1, pt2) / jnp.where(total > 0, total, 1.0)
+        cut = zcut * jnp.power(delta_r2(y1, phi1, y2, phi2) / r0**2, beta / 2)
+        stop = done | (node < n_p) | (z >= cut)
+        return jnp.where(stop, node, jnp.where(pt1 >= pt2, c[:, 0], c[:, 1])), stop
+
+    if n_p < 2:
+        return h.root
+    node, _ = jax.lax.fori_loop(0, n_p - 1, body, (h.root, jnp.zeros(n_jets, bool)))
+    return node

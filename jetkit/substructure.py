@@ -25,7 +25,10 @@ Definitions (matched to fjcontrib 1.x, checked in tests/test_substructure.py):
   (dR12/R0)^beta`` (``scalar_z``); a branch that reaches a single constituent keeps it.
 
 Ratios whose denominator vanishes (a jet or groomed jet with one constituent) are set to 0
-instead of fjcontrib's NaN, so batched code never sees NaN.
+instead of fjcontrib's NaN, so batched code never sees NaN. Masses come from the pairwise sum
+m^2 = sum_ij pT_i pT_j (cosh d_eta - cos d_phi), which keeps float32 accurate (E^2 - p^2 loses
+~1e-3 for light jets). Gradients are finite everywhere (no NaN from dR = 0 or masked entries).
+Agreement with fjcontrib on real jets: ~1e-14 relative in float64, <= 2e-5 in float32.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jetkit.clustering import _cluster_history, _exclusive_axes, _pick, delta_r2
+from jetkit.clustering import _cluster_history, _exclusive_axes, delta_r2, softdrop_node
 from jetkit.validation import check_particles, check_positive
 
 __all__ = [
@@ -93,8 +96,13 @@ def _angles(particles, mask, beta: float):
 def _spow(x, e):
     """x^e for x >= 0 with a finite gradient at x = 0 (the value there is 0^e, 1 for e = 0), so
     masked entries and coincident axes never turn gradients into NaN."""
+    if isinstance(e, (int, float)) and e == 1:
+        return x
     pos = x > 0
-    return jnp.where(pos, jnp.power(jnp.where(pos, x, 1.0), e), jnp.power(jnp.zeros_like(x), e))
+    safe = jnp.where(pos, x, 1.0)
+    if isinstance(e, (int, float)) and e == 0.5:
+        return jnp.where(pos, jnp.sqrt(safe), 0.0)
+    return jnp.where(pos, jnp.power(safe, e), jnp.power(jnp.zeros_like(x), e))
 
 
 def _safe_div(num, den):
@@ -111,38 +119,36 @@ def _e3(z, a):
     return jnp.sum(jnp.matmul(m, m) * jnp.swapaxes(m, 1, 2), axis=(1, 2)) / 6.0
 
 
-def _triple_blocks(p: int) -> list[tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
-    """Static layout of all triples i < j < k: pairs (i, j) grouped in blocks of j, each with
-    the columns k > min(j) of its block and a (pairs, columns) mask k > j. About P^3/4 entries
-    in P/8 blocks (P^3/6 triples), instead of P^3/2 for pairs x all k."""
-    iu, ju = np.triu_indices(p, 1)
-    edges = np.unique(np.linspace(1, p - 1, max(1, p // 8) + 1).astype(int))
+def _triple_blocks(p: int) -> list[tuple[int, int, np.ndarray]]:
+    """Static tiling of the triples i < j < k: blocks of j in [lo, hi), each an (i, j, k) box
+    i < hi - 1, lo <= j < hi, k > lo with its mask i < j < k. Slices instead of gathers (2-3x
+    faster on CPU). Four blocks hold ~1.8 P^3/6 entries; more blocks save up to ~25% run time at
+    P = 64 but cost compile time (1.7 s for 4, 5 s for 16)."""
+    edges = np.unique(np.linspace(1, p, min(4, max(1, p // 4)) + 1).astype(int))
     blocks = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (ju >= lo) & ((ju < hi) | (hi == edges[-1]))
-        if sel.any():
-            i, j = iu[sel], ju[sel]
-            blocks.append((i, j, lo + 1, np.arange(lo + 1, p)[None, :] > j[:, None]))
+        i, j, k = np.arange(hi - 1)[:, None, None], np.arange(lo, hi)[None, :, None], np.arange(lo + 1, p)
+        blocks.append((int(lo), int(hi), (i < j) & (j < k[None, None, :])))
     return blocks
 
 
 def _ecfg3_one(z, dr2, beta_list: tuple[float, ...]):
     """Generalised 1e3 and 2e3 of one jet from z (P,) and squared angles dr2 (P, P).
 
-    Each triple i < j < k is visited once. 1e3 keeps the smallest angle; 2e3 the product of the
+    Each triple i < j < k is counted once. 1e3 keeps the smallest angle; 2e3 the product of the
     two smallest, which for non-negative angles is the smallest of the three pairwise products.
     Both commute with the monotonic power x^(beta/2), so one pass over dR^2 serves every beta."""
     out = [[0.0, 0.0] for _ in beta_list]
-    for i, j, k0, later in _triple_blocks(z.shape[0]):
-        a = dr2[i, j][:, None]  # dR_ij^2, (pairs, 1)
-        b, c = dr2[i, k0:], dr2[j, k0:]  # dR_ik^2, dR_jk^2, (pairs, columns)
-        w = jnp.where(later, (z[i] * z[j])[:, None] * z[None, k0:], 0.0)
+    for lo, hi, ijk in _triple_blocks(z.shape[0]):
+        a = dr2[: hi - 1, lo:hi, None]  # dR_ij^2
+        b = dr2[: hi - 1, None, lo + 1 :]  # dR_ik^2
+        c = dr2[None, lo:hi, lo + 1 :]  # dR_jk^2
+        w = jnp.where(ijk, z[: hi - 1, None, None] * z[None, lo:hi, None] * z[None, None, lo + 1 :], 0.0)
         smallest = jnp.minimum(jnp.minimum(a, b), c)
         two_smallest = jnp.minimum(jnp.minimum(a * b, a * c), b * c)
         for acc, beta in zip(out, beta_list):
-            pw = partial(_spow, e=beta / 2)
-            acc[0] = acc[0] + jnp.sum(w * pw(smallest))
-            acc[1] = acc[1] + jnp.sum(w * pw(two_smallest))
+            acc[0] = acc[0] + jnp.sum(w * _spow(smallest, beta / 2))
+            acc[1] = acc[1] + jnp.sum(w * _spow(two_smallest, beta / 2))
     return tuple(tuple(acc) for acc in out)
 
 
@@ -158,7 +164,7 @@ def _ecfg3(particles, mask, betas: tuple[float, ...]):
         zero = jnp.zeros(n, particles.dtype)
         return tuple((zero, zero) for _ in betas)
     fn = partial(_ecfg3_one, beta_list=betas)
-    chunk = max(1, _TRIPLE_BUDGET // max(len(i) * m.shape[1] for i, _, _, m in _triple_blocks(p)))
+    chunk = max(1, _TRIPLE_BUDGET // max(ijk.size for _, _, ijk in _triple_blocks(p)))
     if n <= chunk:
         return jax.vmap(fn)(z, dr2)
     return jax.lax.map(lambda x: fn(*x), (z, dr2), batch_size=chunk)
@@ -200,41 +206,17 @@ def _ecf23(particles, mask, beta):
     return _e2(z, a), _e3(z, a)
 
 
-@jax.jit
-def _ecfg13_23(particles, mask, beta):
-    """(1e3, 2e3) at one (traced) beta."""
+@partial(jax.jit, static_argnames=("beta",))
+def _ecfg13_23(particles, mask, beta: float):
+    """(1e3, 2e3) at one beta (static: sqrt or no power at all for beta = 1, 2 in the triple
+    loop, where a general power would dominate the cost)."""
     return _ecfg3(particles, mask, (beta,))[0]
-
-
-def _softdrop_node(h, zcut, beta, r0):
-    """(N,) index of the node kept by soft drop in each jet's clustering tree ``h``."""
-    n_jets, n_nodes = h.pt.shape
-    n_p = (n_nodes + 1) // 2
-    nodes, steps = jnp.arange(n_nodes), jnp.arange(n_p - 1)
-    kin = jnp.stack([h.pt, h.y, h.phi], axis=-1)  # (N, 2P - 1, 3)
-
-    def body(_, carry):
-        node, done = carry
-        at_step = steps[None, :] == (node - n_p)[:, None]  # all False on a leaf
-        c = _pick(h.parents, at_step)  # (N, 2) children
-        two = jnp.sum(jnp.where((nodes[None, None, :] == c[..., None])[..., None], kin[:, None], 0.0), axis=2)
-        (pt1, y1, phi1), (pt2, y2, phi2) = jnp.moveaxis(two[:, 0], 1, 0), jnp.moveaxis(two[:, 1], 1, 0)
-        total = pt1 + pt2
-        z = jnp.minimum(pt1, pt2) / jnp.where(total > 0, total, 1.0)
-        cut = zcut * jnp.power(delta_r2(y1, phi1, y2, phi2) / r0**2, beta / 2)
-        stop = done | (node < n_p) | (z >= cut)
-        return jnp.where(stop, node, jnp.where(pt1 >= pt2, c[:, 0], c[:, 1])), stop
-
-    if n_p < 2:
-        return h.root
-    node, _ = jax.lax.fori_loop(0, n_p - 1, body, (h.root, jnp.zeros(n_jets, bool)))
-    return node
 
 
 @jax.jit
 def _softdrop(particles, mask, zcut, beta, r0):
     h = _cluster_history(particles, mask, 0.0, False)
-    node = _softdrop_node(h, zcut, beta, r0)
+    node = softdrop_node(h, zcut, beta, r0)
     at_node = jnp.arange(h.pt.shape[1])[None, :] == node[:, None]
     groomed = jnp.any(h.members & at_node[:, :, None], axis=1) & mask
     return _groomed_mass(particles, groomed), groomed
