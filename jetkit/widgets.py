@@ -25,7 +25,22 @@ import numpy as np
 
 from jetkit import images, plotting
 
-__all__ = ["JetImageViewer"]
+__all__ = ["JetImageViewer", "LatentExplorer", "QuantizationExplorer"]
+
+# The other explorers live in their own modules (they import this one for the canvas helper);
+# they are re-exported here lazily so ``from jetkit.widgets import LatentExplorer`` works.
+_ELSEWHERE = {
+    "LatentExplorer": "jetkit.widgets_latent",
+    "QuantizationExplorer": "jetkit.quant_widgets",
+}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'jetkit.widgets' has no attribute {name!r}")
 
 
 def _in_kernel() -> bool:

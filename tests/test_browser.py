@@ -92,7 +92,8 @@ def _code(nb) -> list[str]:
 
 
 def _uses_jetkit_widgets(path: Path) -> bool:
-    pattern = re.compile(r"jetkit\.widgets|from\s+jetkit\s+import\s+[^\n]*\bwidgets\b")
+    # jetkit.widgets and the modules of the other explorers (widgets_latent, quant_widgets, ...)
+    pattern = re.compile(r"jetkit\.\w*widgets|from\s+jetkit\s+import\s+[^\n]*\b\w*widgets\b")
     return any(pattern.search(src) for src in _code(nbformat.read(path, as_version=4)))
 
 
@@ -678,7 +679,7 @@ def _kebab(name: str) -> str:
 def _widget_name(source: str) -> str | None:
     """The jetkit.widgets class a cell builds (JetImageViewer -> jet-image-viewer), if any."""
     known = set()
-    for module in (ROOT / "jetkit").glob("widgets*.py"):
+    for module in (ROOT / "jetkit").glob("*widgets*.py"):
         known |= set(re.findall(r"^class (\w+)", module.read_text(), re.M))
     for name in re.findall(r"\b([A-Z]\w+)\s*\(", source):
         if name in known or re.search(r"(Viewer|Explorer)$", name):

@@ -161,3 +161,14 @@ def test_live_ipympl_canvas(dataset, monkeypatch, name):
     finally:
         monkeypatch.undo()
         plt.switch_backend(previous)
+
+
+def test_every_explorer_is_importable_from_jetkit_widgets():
+    import importlib
+
+    from jetkit import widgets
+
+    for name, module in widgets._ELSEWHERE.items():
+        assert getattr(widgets, name) is getattr(importlib.import_module(module), name)
+    with pytest.raises(AttributeError):
+        widgets.NoSuchExplorer  # noqa: B018
