@@ -1,23 +1,10 @@
 """Source of notebooks/00_tour_of_jets.ipynb (run `python notebooks/build/build_00.py`, then
 `make notebooks` to execute it). Keeping the source as a script makes reviews readable."""
 
-from pathlib import Path
+from nbbuild import Notebook
 
-import nbformat as nbf
-
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str, hidden: bool = False) -> None:
-    cell = nbf.v4.new_code_cell(text.strip("\n"))
-    if hidden:
-        cell.metadata["jupyter"] = {"source_hidden": True}
-    cells.append(cell)
-
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 00 · A tour of jets
@@ -362,9 +349,4 @@ representations.
 - Bierlich et al., *A comprehensive guide to the physics and usage of PYTHIA 8.3*, arXiv:2203.11601.
 """)
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "00_tour_of_jets.ipynb"
-nbf.write(nb, out)
-print("wrote", out)
+nb.write("00_tour_of_jets.ipynb")

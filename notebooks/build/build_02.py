@@ -1,23 +1,10 @@
 """Source of notebooks/02_jet_tagging_gnn.ipynb (run `python notebooks/build/build_02.py`, then
 `python benchmarks/notebooks.py 02_ --write` to execute it)."""
 
-from pathlib import Path
+from nbbuild import Notebook
 
-import nbformat as nbf
-
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str, hidden: bool = False) -> None:
-    cell = nbf.v4.new_code_cell(text.strip("\n"))
-    if hidden:
-        cell.metadata["jupyter"] = {"source_hidden": True}
-    cells.append(cell)
-
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 02 · Jet tagging: from high-level features to graph neural networks
@@ -380,9 +367,4 @@ md(r"""
 - Thaler, Van Tilburg, *N-subjettiness*, arXiv:1011.2268.
 """)
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "02_jet_tagging_gnn.ipynb"
-nbf.write(nb, out)
-print("wrote", out)
+nb.write("02_jet_tagging_gnn.ipynb")

@@ -1,23 +1,10 @@
 """Source of notebooks/03_anomaly_detection.ipynb (run `python notebooks/build/build_03.py`, then
 `python benchmarks/notebooks.py 03_ --write` to execute it)."""
 
-from pathlib import Path
+from nbbuild import Notebook
 
-import nbformat as nbf
-
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str, hidden: bool = False) -> None:
-    cell = nbf.v4.new_code_cell(text.strip("\n"))
-    if hidden:
-        cell.metadata["jupyter"] = {"source_hidden": True}
-    cells.append(cell)
-
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 03 · Anomaly detection with autoencoders
@@ -399,10 +386,4 @@ a top jet and watch a second and third prong appear.
 - Classification without labels (CWoLa): arXiv:1708.02949; auto-encoding variational Bayes: arXiv:1312.6114
 """)
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "03_anomaly_detection.ipynb"
-nbf.write(nb, out)
-print("wrote", out)
+nb.write("03_anomaly_detection.ipynb")

@@ -1,23 +1,10 @@
 """Source of notebooks/04_generative_models.ipynb (run `python notebooks/build/build_04.py`, then
 `python benchmarks/notebooks.py 04_ --write` to execute it)."""
 
-from pathlib import Path
+from nbbuild import Notebook
 
-import nbformat as nbf
-
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str, hidden: bool = False) -> None:
-    cell = nbf.v4.new_code_cell(text.strip("\n"))
-    if hidden:
-        cell.metadata["jupyter"] = {"source_hidden": True}
-    cells.append(cell)
-
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 04 · Generative models for jets, judged by physics
@@ -384,9 +371,4 @@ md(r"""
 - Paganini, de Oliveira, Nachman, *CaloGAN*, arXiv:1712.10321 (fast calorimeter simulation).
 """)
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "04_generative_models.ipynb"
-nbf.write(nb, out)
-print("wrote", out)
+nb.write("04_generative_models.ipynb")

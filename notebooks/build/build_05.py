@@ -1,23 +1,11 @@
-"""Source of notebooks/05_fpga_quantization.ipynb (kept outside the repo; execute the result with
+"""Source of notebooks/05_fpga_quantization.ipynb (execute the result with
 `python benchmarks/notebooks.py 05_ --write`)."""
 
-from pathlib import Path
 
-import nbformat as nbf
+from nbbuild import Notebook
 
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(nbf.v4.new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str, hidden: bool = False) -> None:
-    cell = nbf.v4.new_code_cell(text.strip("\n"))
-    if hidden:
-        cell.metadata["jupyter"] = {"source_hidden": True}
-    cells.append(cell)
-
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md(r"""
 # 05 · FPGA quantization: from a float tagger to bit-exact fixed point and an hls4ml project
@@ -51,7 +39,6 @@ code(r"""
 %matplotlib inline
 import os
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -502,9 +489,4 @@ md(r"""
   types" for the exact rounding and overflow rules.
 """)
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path("/work/main/notebooks/05_fpga_quantization.ipynb")
-nbf.write(nb, out)
-print("wrote", out, len(cells), "cells")
+nb.write("05_fpga_quantization.ipynb")
