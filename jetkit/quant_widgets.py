@@ -25,27 +25,11 @@ import numpy as np
 
 from jetkit import fpga_cost, metrics
 from jetkit.quant import QuantConfig
+from jetkit.widgets import _new_figure  # a live ipympl canvas in any Jupyter kernel
 
 __all__ = ["QuantizationExplorer"]
 
 _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
-
-
-def _new_figure(figsize):
-    """An ipympl canvas when that backend is active, else an Agg figure shown as a PNG."""
-    if "ipympl" in matplotlib.get_backend().lower():
-        import matplotlib.pyplot as plt
-
-        with plt.ioff():
-            fig = plt.figure(figsize=figsize)
-        fig.canvas.header_visible = False
-        return fig, True
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, False
 
 
 def _thin(x, y, n=400):
