@@ -53,3 +53,14 @@ def real_jets() -> dict[str, np.ndarray]:
 def real_jets5() -> dict[str, np.ndarray]:
     """A few dozen jets of each jet5 class (g, q, t, w, z; pT ~ 1 TeV; 30 constituents)."""
     return _sample("jet5", 60)
+
+
+@pytest.fixture(autouse=True)
+def _static_matplotlib_backend():
+    """Importing ipympl anywhere switches matplotlib's backend for the whole process; give
+    every test the static Agg backend so widget tests do not depend on test order."""
+    import matplotlib
+
+    if matplotlib.get_backend().lower() in ("widget", "ipympl") or "ipympl" in matplotlib.get_backend():
+        matplotlib.use("Agg")
+    yield
