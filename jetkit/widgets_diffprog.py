@@ -5,9 +5,9 @@ histogram and the significance update.
 >>> from jetkit.widgets_diffprog import CutExplorer
 >>> CutExplorer(tau32[top], tau32[qcd], w_top, w_qcd, keep="below", xlabel=r"$\\tau_{32}$")
 
-The figure is an ipympl canvas updated in place (``set_data`` + ``draw_idle``) when the ipympl
-backend is active; otherwise (tests, scripts, ``%matplotlib inline``) it is rendered to a PNG in an
-``ipywidgets.Image``. Every control is an ordinary ipywidgets object, so setting
+The figure is an ipympl canvas updated in place (``set_data`` + ``draw_idle``) in any Jupyter
+kernel (see ``jetkit.widgets._new_figure``); outside one (tests, scripts) it is rendered to a PNG
+in an ``ipywidgets.Image``. Every control is an ordinary ipywidgets object, so setting
 ``explorer.cut_slider.value = 0.6`` from Python runs the same callback as dragging the slider.
 CSS classes for browser tests: ``jetkit-cut-slider``, ``jetkit-temperature-slider``,
 ``jetkit-uncertainty-slider``, ``jetkit-cut-info``; the box has ``jetkit-cut-explorer``.
@@ -18,38 +18,12 @@ from __future__ import annotations
 import io
 
 import ipywidgets as W
-import matplotlib
 import numpy as np
 
 from jetkit import diffprog
+from jetkit.widgets import _new_figure  # a live ipympl canvas in any Jupyter kernel
 
 __all__ = ["CutExplorer"]
-
-
-def _ipympl_active() -> bool:
-    """Whether ``%matplotlib widget`` / ``%matplotlib ipympl`` is in effect (matplotlib >= 3.9
-    reports the backend by its short name, ``"widget"`` or ``"ipympl"``)."""
-    name = matplotlib.get_backend().lower()
-    return "ipympl" in name or name == "widget"
-
-
-def _figure(figsize):
-    """An ipympl figure when that backend is active (not registered for automatic display),
-    else a static Agg figure. Returns (figure, live)."""
-    if _ipympl_active():
-        import matplotlib.pyplot as plt
-
-        with plt.ioff():
-            fig = plt.figure(figsize=figsize)
-        fig.canvas.header_visible = False
-        fig.canvas.toolbar_position = "right"
-        return fig, True
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, False
 
 
 class CutExplorer(W.VBox):
@@ -122,7 +96,7 @@ class CutExplorer(W.VBox):
                              (self.uncertainty_slider, "uncertainty-slider"), (self.info, "cut-info")):
             control.add_class(f"jetkit-{css}")
 
-        self.fig, self._live = _figure(figsize)
+        self.fig, self._live = _new_figure(figsize)
         self.ax_hist, self.ax_z = self.fig.subplots(1, 2)
         self._draw_static(xlabel)
         self._view = self.fig.canvas if self._live else W.Image(format="png")
