@@ -33,16 +33,16 @@ test: $(STAMP)
 
 # Regenerate the shipped datasets from their recorded seeds (about 30 min on 2 cores).
 data: $(STAMP)
-	$(BIN)/python -m jetkit.generate top_qcd --jobs 2
-	$(BIN)/python -m jetkit.generate jet5 --jobs 2
+	$(BIN)/python -m jetkit.data.generate top_qcd --jobs 2
+	$(BIN)/python -m jetkit.data.generate jet5 --jobs 2
 
 # Re-execute every notebook in place so the committed outputs are current.
 notebooks: $(STAMP)
 	$(BIN)/python benchmarks/notebooks.py --write
 
-# Re-take the README's widget screenshots (docs/images) with the browser test.
+# Re-take the README's widget screenshots (docs/images/<notebook>-<widget>.png) with the browser tests.
 screenshots: $(STAMP)
-	JETKIT_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py -p no:cacheprovider
+	JETKIT_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser_*.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/notebooks.py

@@ -33,7 +33,7 @@ def load_jets(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         print(f"{err}\n-> generating a few jets with Pythia instead")
         import dataclasses
 
-        from jetkit.generate import DATASETS, generate_chunk
+        from jetkit.data.generate import DATASETS, generate_chunk
 
         spec = dataclasses.replace(DATASETS[name], events_per_chunk=max(50, n // 2))
         parts = [generate_chunk(spec, c, 0)["particles"] for c in range(len(spec.classes))]

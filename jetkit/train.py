@@ -4,7 +4,7 @@
 ...               epochs=20, batch_size=256, learning_rate=1e-3, seed=0, patience=5)
 
 Data is any pytree of arrays that share their leading (jet) axis: a tuple ``(x, y)``, a dict or
-a :class:`jetkit.datasets.JetDataset`. ``loss_fn(model, batch) -> scalar`` says how a batch is
+a :class:`jetkit.data.JetDataset`. ``loss_fn(model, batch) -> scalar`` says how a batch is
 scored, so the same loop trains classifiers, autoencoders and generative models. Training is
 reproducible: batches are shuffled with ``seed`` and models are built from explicit ``nnx.Rngs``.
 """
@@ -225,7 +225,7 @@ def _flat_params(model: nnx.Module) -> dict[str, np.ndarray]:
 def save_checkpoint(model: nnx.Module, path: str | Path, metadata: dict | None = None) -> Path:
     """Save every variable of ``model`` (parameters and e.g. batch statistics) to ``path``
     (.npz, byte-reproducible) with optional JSON-serialisable ``metadata``."""
-    from jetkit.generate import save_npz
+    from jetkit.data.files import save_npz
 
     arrays = _flat_params(model)
     arrays["__metadata__"] = np.array(json.dumps(metadata or {}, sort_keys=True))

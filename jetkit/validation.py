@@ -1,4 +1,4 @@
-"""Input checks shared by every feature function.
+"""Input checks shared by every function that takes jets: a clear ``ValueError``, never a NaN.
 
 Feature functions are jit-able, so they cannot raise on traced values. Each public function calls
 :func:`check_particles` first: shapes are always checked; values (NaN, negative pT, empty jets)
@@ -8,7 +8,10 @@ are checked whenever the inputs are concrete arrays, which is the case in every 
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+__all__ = ["check_batch", "check_beta", "check_cloud", "check_particles", "check_positive", "is_concrete"]
 
 
 def is_concrete(*xs) -> bool:
@@ -66,3 +69,44 @@ def check_positive(value: float, name: str) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return value
+
+
+def check_beta(beta: float) -> float:
+    """Raise a ValueError unless the angular exponent ``beta`` >= 0."""
+    if not beta >= 0:
+        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    return beta
+
+
+def check_batch(particles, mask=None, **positive):
+    """:func:`check_particles` for a batch (N, P, 3), plus ``name=value`` parameters that must be
+    > 0 (e.g. ``r0=0.8``). Returns JAX arrays ``(particles, mask)``."""
+    for name, value in positive.items():
+        check_positive(value, name)
+    particles, mask = check_particles(particles, mask)
+    if np.ndim(particles) != 3:
+        raise ValueError(
+            f"particles must be a batch of shape (n_jets, n_particles, 3); got {np.shape(particles)}. "
+            "Add a batch axis for a single jet: particles[None]."
+        )
+    return jnp.asarray(particles), jnp.asarray(mask, bool)
+
+
+def check_cloud(particles, mask=None, *, positive_pt: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a batch of particle clouds (N, P, 3) = (pT [GeV], d_eta, d_phi) for numpy code
+    (generative models and their metrics). Returns float64 ``(particles, mask)`` with padded
+    entries set to 0; a missing mask is ``pT > 0``.
+
+    Raises ValueError on a wrong shape, a mask that does not fit, NaN/inf in unmasked entries,
+    or (``positive_pt``) an unmasked particle with pT <= 0."""
+    particles = np.asarray(particles, dtype=np.float64)
+    if particles.ndim != 3 or particles.shape[-1] != 3:
+        raise ValueError(f"particles must have shape (n_jets, n_particles, 3), got {particles.shape}")
+    mask = particles[..., 0] > 0 if mask is None else np.asarray(mask, bool)
+    if mask.shape != particles.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match particles {particles.shape[:2]}")
+    if not np.all(np.isfinite(particles[mask])):
+        raise ValueError("particles contain NaN or infinite values in unmasked entries")
+    if positive_pt and np.any(particles[..., 0][mask] <= 0):
+        raise ValueError("unmasked particles must have pT > 0")
+    return np.where(mask[..., None], particles, 0.0), mask

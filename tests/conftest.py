@@ -26,7 +26,7 @@ def _sample(name: str, per_class: int) -> dict[str, np.ndarray]:
             out["class_names"] = f["class_names"]
             out["particles"] = out["particles"].astype(np.float32)
             return out
-    from jetkit.generate import DATASETS, generate_chunk
+    from jetkit.data.generate import DATASETS, generate_chunk
 
     spec = dataclasses.replace(DATASETS[name], events_per_chunk=per_class)
     parts = []

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jetkit import datasets
-from jetkit.generate import DATA_DIR, save_npz, sha256_file
+from jetkit.data.generate import DATA_DIR, save_npz, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _tiny_data_dir(tmp_path: Path, n: int = 40) -> Path:
     }
     save_npz(tmp_path / "tiny.npz", arrays)
     entry = {"file": "tiny.npz", "sha256": sha256_file(tmp_path / "tiny.npz"),
-             "command": "python -m jetkit.generate tiny"}
+             "command": "python -m jetkit.data.generate tiny"}
     (tmp_path / "MANIFEST.json").write_text(json.dumps({"tiny": entry}))
     return tmp_path
 
@@ -78,7 +78,7 @@ def test_missing_file_names_the_file_and_the_command(tmp_path):
     (data / "tiny.npz").unlink()
     with pytest.raises(FileNotFoundError, match="tiny.npz") as err:
         datasets.load("tiny", data)
-    assert "python -m jetkit.generate" in str(err.value)
+    assert "python -m jetkit.data.generate" in str(err.value)
 
 
 def test_corrupt_file_fails_the_checksum(tmp_path):
@@ -138,5 +138,5 @@ def test_dataset_is_a_pytree(tmp_path):
 
 
 def test_regenerate_command_comes_from_the_manifest():
-    assert datasets.regenerate_command("top_qcd").startswith("python -m jetkit.generate top_qcd")
+    assert datasets.regenerate_command("top_qcd").startswith("python -m jetkit.data.generate top_qcd")
     assert "top_qcd" in datasets.available() and "jet5" in datasets.available()

@@ -1,4 +1,4 @@
-"""jetkit.diffprog: significances against closed forms, relaxed cuts and soft histograms against
+"""jetkit.stats: significances against closed forms, relaxed cuts and soft histograms against
 their hard limits, the Newton fit against exact results, the notebook-01 exercise checks and the
 cut explorer widget driven from Python."""
 
@@ -395,7 +395,7 @@ def test_exercise_checks(real_jets, capsys):
 
 
 def test_cut_explorer_callbacks_run_without_a_browser(real_jets):
-    from jetkit.widgets_diffprog import CutExplorer
+    from jetkit.widgets.cuts import CutExplorer
 
     mass = real_jets["jets"][:, 3].astype(np.float64)
     top = real_jets["labels"] == 1
@@ -428,7 +428,7 @@ def test_cut_explorer_callbacks_run_without_a_browser(real_jets):
 
 
 def test_cut_explorer_rejects_bad_input():
-    from jetkit.widgets_diffprog import CutExplorer
+    from jetkit.widgets.cuts import CutExplorer
 
     with pytest.raises(ValueError, match="at least one"):
         CutExplorer([], [1.0, 2.0])
@@ -549,7 +549,7 @@ def test_cut_explorer_uses_a_live_ipympl_canvas_under_the_widget_backend(real_je
     import matplotlib.pyplot as plt
     from ipympl.backend_nbagg import Canvas
 
-    from jetkit.widgets_diffprog import CutExplorer
+    from jetkit.widgets.cuts import CutExplorer
 
     mass = real_jets["jets"][:, 3].astype(np.float64)
     top = real_jets["labels"] == 1

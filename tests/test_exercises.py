@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jetkit import exercises, kinematics
-from jetkit.datasets import JetDataset
+from jetkit.data import JetDataset
 
 
 def _dataset(sample, name):

@@ -142,7 +142,7 @@ def test_manifest_records_provenance():
         path = DATA / entry["file"]
         assert path.stat().st_size == entry["bytes"]
         assert G.sha256_file(path) == entry["sha256"]
-        assert entry["command"].startswith("python -m jetkit.generate " + name)
+        assert entry["command"].startswith("python -m jetkit.data.generate " + name)
         assert entry["versions"]["pythia8mc"] == "8.317.2"
         assert set(entry["counts"]) == {p.name for p in G.DATASETS[name].classes}
     assert min(manifest["top_qcd"]["counts"].values()) >= 25_000

@@ -64,7 +64,7 @@ def test_samples_respect_the_mask(gluons, kind):
 
 
 def test_mass_conditions_are_drawn_jointly_and_checked(gluons):
-    from jetkit.generative_metrics import jet_mass
+    from jetkit.metrics.generative import jet_mass
 
     p, m = gluons
     st = gen.Standardiser.fit(p, m)
@@ -100,7 +100,7 @@ def test_losses_train_and_ignore_padding(gluons):
 
 
 def test_distortions_do_what_they_say(gluons):
-    from jetkit.generative_metrics import jet_mass
+    from jetkit.metrics.generative import jet_mass
 
     p, m = gluons
     q, qm = gen.distort(p, m, "wrong multiplicity", seed=0)
@@ -127,7 +127,7 @@ def test_bad_input_is_rejected(gluons):
 
 
 def test_pretrained_checkpoint_loads_and_generates_gluon_jets():
-    from jetkit.generative_metrics import jet_mass
+    from jetkit.metrics.generative import jet_mass
 
     model = gen.build_flow()
     meta = train.load_checkpoint(model, CHECKPOINT)

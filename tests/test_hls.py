@@ -15,7 +15,7 @@ import pytest
 from flax import nnx
 
 from jetkit import hls, quant
-from jetkit.quant import FixedType, QMLP, QuantConfig
+from jetkit.fpga import FixedType, QMLP, QuantConfig
 
 pytestmark = [
     pytest.mark.skipif(

@@ -1,6 +1,6 @@
 """The widget stack's JupyterLab extensions are installed in the kit's environment, enabled and
 compatible (issue 8). Without them every widget shows "Error displaying widget" or falls back to
-plain text, and no Python-side test notices; tests/test_browser.py checks the rendered result."""
+plain text, and no Python-side test notices; tests/test_browser_*.py check the rendered result."""
 
 from __future__ import annotations
 

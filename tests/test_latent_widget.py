@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from jetkit.widgets_latent import LatentExplorer, project
+from jetkit.widgets.latent import LatentExplorer, project
 
 
 def _toy(n=200, d=4, npix=6, seed=0):

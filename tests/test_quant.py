@@ -10,7 +10,7 @@ from flax import nnx
 
 from jetkit import exercises, fpga_cost, quant
 from jetkit.models import MLP
-from jetkit.quant import FixedType, QMLP, QuantConfig, quantize
+from jetkit.fpga import FixedType, QMLP, QuantConfig, quantize
 from jetkit.train import fit
 
 # ap_fixed<4,3>: one fractional bit (grid step 0.5), codes -8..7, values -4 .. 3.5.

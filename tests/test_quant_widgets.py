@@ -8,8 +8,8 @@ import pytest
 from flax import nnx
 
 from jetkit import fpga_cost, metrics
-from jetkit.quant import QMLP, QuantConfig
-from jetkit.quant_widgets import QuantizationExplorer
+from jetkit.fpga import QMLP, QuantConfig
+from jetkit.widgets.quantization import QuantizationExplorer
 
 matplotlib.use("Agg")
 CLASSES = ("g", "q", "t", "w", "z")

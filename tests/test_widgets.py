@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jetkit import images, widgets
-from jetkit.datasets import JetDataset
+from jetkit.data import JetDataset
 
 matplotlib.use("Agg")
 NPIX = 15
@@ -89,7 +89,7 @@ def test_every_control_updates_the_image(dataset):
     assert not np.array_equal(v.image_data, before)
     np.testing.assert_array_equal(v.image_data, _expected(dataset, tops[k]))
 
-    # Each preprocessing control, switched on in turn, gives exactly jetkit.images' output.
+    # Each preprocessing control, switched on in turn, gives exactly jetkit.physics.images' output.
     opts: dict = {}
     for control, value, key, option in STEPS:
         before = v.image_data.copy()

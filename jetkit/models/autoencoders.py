@@ -27,9 +27,10 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-__all__ = ["AE", "VAE", "ae_loss", "kl_divergence", "reconstruction_error", "rz_score", "vae_loss"]
+__all__ = ["AE", "VAE", "ae_loss", "anomaly_scores", "kl_divergence", "reconstruction_error", "rz_score", "vae_loss"]
 
 
 def _dense_stack(sizes: Sequence[int], rngs: nnx.Rngs) -> nnx.List:
@@ -205,3 +206,35 @@ def vae_loss(model: VAE, batch, beta: float = 1.0) -> jax.Array:
     rec, mu, logvar = model(x, mask)
     sse = model.n_in * reconstruction_error(model._flatten(x, mask), model._flatten(rec, None))
     return jnp.mean(sse + beta * kl_divergence(mu, logvar))
+
+
+def anomaly_scores(model, x, mask=None, *, batch_size: int = 2048) -> dict[str, np.ndarray]:
+    """Anomaly scores per jet (larger = more anomalous), in eval mode.
+
+    :class:`AE`: ``{"MSE"}``; :class:`VAE`: ``{"MSE", "KL", "R_z"}`` where MSE is the
+    reconstruction error of the decoded mean, KL the divergence of q(z|x) from N(0, 1) and
+    R_z = sum mu^2 / sigma^2 (arXiv:2108.03986)."""
+    if not isinstance(model, (AE, VAE)):
+        raise ValueError(f"anomaly_scores() needs an AE or a VAE, got {type(model).__name__}")
+    model.eval()
+    x = np.asarray(x, np.float32)
+    parts = []
+    for s in range(0, len(x), batch_size):  # fixed batch shape: compiled once
+        xb = x[s:s + batch_size]
+        mb = None if mask is None else np.asarray(mask[s:s + batch_size])
+        n = len(xb)
+        if n < batch_size and len(x) > batch_size:
+            xb = np.concatenate([xb, np.repeat(xb[:1], batch_size - n, 0)])
+            mb = None if mb is None else np.concatenate([mb, np.repeat(mb[:1], batch_size - n, 0)])
+        parts.append({k: np.asarray(v)[:n] for k, v in _score_batch(model, xb, mb).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+@nnx.jit
+def _score_batch(m, xb, mb):
+    if isinstance(m, VAE):
+        mu, logvar = m.encode(xb, mb)
+        rec = m.decode(mu, mb)
+        return {"MSE": reconstruction_error(xb, rec), "KL": kl_divergence(mu, logvar),
+                "R_z": rz_score(mu, logvar)}
+    return {"MSE": reconstruction_error(xb, m(xb, mb))}

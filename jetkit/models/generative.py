@@ -19,8 +19,8 @@ Models:
   c is n/P, or (n/P, log jet mass) with the (n, m) pairs drawn from training jets
   (:func:`sample_conditions`), as jet-conditioned generators do (PC-JeDi, arXiv:2303.05376).
 
-Pretrained checkpoints (data/checkpoints/, :data:`CHECKPOINTS`) come from
-``python -m jetkit.models.generative [--with-mass]`` (:func:`pretrain`, fixed seeds).
+Pretrained checkpoints (data/checkpoints/) come from
+``python -m jetkit.models.generative_training [--with-mass]`` (fixed seeds).
 
 Randomness inside losses (reparametrisation noise, flow times) comes from a PRNG key stored in
 the model (:class:`NoiseKey`), so ``jetkit.train.fit`` can train them like any other model and
@@ -38,15 +38,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jetkit.validation import check_cloud
+
 __all__ = [
     "FlowMatcher",
     "NoiseKey",
     "Standardiser",
     "VAE",
-    "distort",
     "flow_matching_loss",
     "model_inputs",
-    "pythia_jets_per_second",
     "sample_flow",
     "conditions",
     "sample_conditions",
@@ -86,13 +86,13 @@ class Standardiser:
 
     @classmethod
     def fit(cls, particles, mask) -> Standardiser:
-        particles, mask = _check(particles, mask)
+        particles, mask = check_cloud(particles, mask, positive_pt=True)
         feats = _raw(particles, mask)
         w = mask[..., None].astype(np.float64)
         count = np.maximum(w.sum(0), 1.0)
         mean = (feats * w).sum(0) / count
         std = np.sqrt(((feats - mean) ** 2 * w).sum(0) / count)
-        from jetkit.generative_metrics import jet_mass
+        from jetkit.metrics.generative import jet_mass
 
         log_m = np.log(np.maximum(jet_mass(particles, mask), 1e-3))
         return cls(mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32),
@@ -100,7 +100,7 @@ class Standardiser:
 
     def transform(self, particles, mask) -> np.ndarray:
         """(N, P, 3) particles -> (N, P*3) standardised model inputs (0 where masked)."""
-        particles, mask = _check(particles, mask)
+        particles, mask = check_cloud(particles, mask, positive_pt=True)
         x = (_raw(particles, mask) - self.mean) / self.std
         return np.where(mask[..., None], x, 0.0).reshape(len(x), -1).astype(np.float32)
 
@@ -108,18 +108,6 @@ class Standardiser:
         """(N, P*3) model outputs -> (N, P, 3) = (pT [GeV], d_eta, d_phi), no mask applied."""
         x = np.asarray(x, dtype=np.float64).reshape(len(x), *self.mean.shape) * self.std + self.mean
         return np.stack([np.exp(np.clip(x[..., 0], -20, 20)), x[..., 1], x[..., 2]], -1)
-
-
-def _check(particles, mask) -> tuple[np.ndarray, np.ndarray]:
-    particles = np.asarray(particles, dtype=np.float64)
-    if particles.ndim != 3 or particles.shape[-1] != 3:
-        raise ValueError(f"particles must have shape (n_jets, n_particles, 3), got {particles.shape}")
-    mask = particles[..., 0] > 0 if mask is None else np.asarray(mask, bool)
-    if mask.shape != particles.shape[:2]:
-        raise ValueError(f"mask shape {mask.shape} does not match particles {particles.shape[:2]}")
-    if np.any(particles[..., 0][mask] <= 0):
-        raise ValueError("unmasked particles must have pT > 0")
-    return particles, mask
 
 
 def _raw(particles, mask):
@@ -130,10 +118,10 @@ def _raw(particles, mask):
 def conditions(particles, mask, standardiser: Standardiser, with_mass: bool = False) -> np.ndarray:
     """What the models are conditioned on, per jet: (N, 1) = multiplicity / P, or with
     ``with_mass`` (N, 2) with the standardised log jet mass appended."""
-    particles, mask = _check(particles, mask)
+    particles, mask = check_cloud(particles, mask, positive_pt=True)
     cond = [mask.sum(1) / mask.shape[1]]
     if with_mass:
-        from jetkit.generative_metrics import jet_mass
+        from jetkit.metrics.generative import jet_mass
 
         log_m = np.log(np.maximum(jet_mass(particles, mask), 1e-3))
         cond.append((log_m - standardiser.log_mass_mean) / standardiser.log_mass_std)
@@ -143,7 +131,7 @@ def conditions(particles, mask, standardiser: Standardiser, with_mass: bool = Fa
 def model_inputs(particles, mask, standardiser: Standardiser, with_mass: bool = False):
     """Training data for both models: ``(x, slot_mask, cond)`` with x (N, P*3) standardised,
     slot_mask (N, P*3) float (1 = real particle) and cond from :func:`conditions`."""
-    particles, mask = _check(particles, mask)
+    particles, mask = check_cloud(particles, mask, positive_pt=True)
     x = standardiser.transform(particles, mask)
     slot = np.repeat(mask, 3, axis=1).astype(np.float32)
     return x, slot, conditions(particles, mask, standardiser, with_mass)
@@ -153,7 +141,7 @@ def sample_conditions(particles, mask, n: int, standardiser: Standardiser, seed:
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` (multiplicity, jet mass) pairs jointly from training jets; returns the
     multiplicities (n,) and the matching (n, 2) conditions of ``with_mass`` models."""
-    particles, mask = _check(particles, mask)
+    particles, mask = check_cloud(particles, mask, positive_pt=True)
     idx = np.random.default_rng(seed).choice(np.flatnonzero(mask.any(1)), size=int(n))
     return mask[idx].sum(1), conditions(particles[idx], mask[idx], standardiser, with_mass=True)
 
@@ -310,25 +298,8 @@ def sample_vae(model: VAE, multiplicity, standardiser: Standardiser, seed: int =
 
 
 # --------------------------------------------------------------------------------------------
-# Speed, and samples with known defects
+# Speed
 # --------------------------------------------------------------------------------------------
-
-
-def pythia_jets_per_second(class_name: str = "g", events: int = 60, dataset: str = "jet5",
-                           chunk_index: int = 999) -> dict:
-    """Time the full simulation chain (Pythia 8 + FastJet + selection) for ``events`` events of
-    one class; returns ``{"jets", "seconds", "jets_per_second"}``."""
-    from jetkit import generate
-
-    spec = dataclasses.replace(generate.DATASETS[dataset], events_per_chunk=int(events))
-    names = [c.name for c in spec.classes]
-    if class_name not in names:
-        raise ValueError(f"unknown class {class_name!r}; {dataset} has {names}")
-    t0 = time.perf_counter()
-    out = generate.generate_chunk(spec, names.index(class_name), chunk_index)
-    seconds = time.perf_counter() - t0
-    n = len(out["jets"])
-    return {"jets": n, "seconds": seconds, "jets_per_second": n / seconds}
 
 
 def time_sampler(sample: Callable[[int], object], n: int = 2000, repeats: int = 3) -> dict:
@@ -342,136 +313,3 @@ def _timed(fn, n):
     t0 = time.perf_counter()
     fn(n)
     return time.perf_counter() - t0
-
-
-def distort(particles, mask, kind: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Copies of real jets with a known defect, to see which metric notices what.
-
-    kinds: ``"smeared mass"`` (angles of each jet scaled by a random factor e^(0.3 g), g ~ N(0, 1):
-    masses smeared by ~30 %); ``"shuffled between jets"`` (slot k of each jet taken from a random
-    other jet, independently per slot: every particle distribution is exactly kept, the
-    correlations inside a jet are destroyed); ``"wrong multiplicity"`` (each jet keeps
-    only 20-29 of its constituents); ``"collapsed modes"`` (only jets below the median mass,
-    resampled: the generator has dropped the high-mass mode); ``"soft particles shifted"``
-    (constituents beyond the 10 hardest moved 0.1 further from the axis in d_eta)."""
-    particles, mask = _check(particles, mask)
-    particles, mask = particles.copy(), mask.copy()
-    rng = np.random.default_rng(seed)
-    n = len(particles)
-    if kind == "smeared mass":
-        particles[..., 1:] *= np.exp(0.3 * rng.standard_normal(n))[:, None, None]
-    elif kind == "wrong multiplicity":
-        keep = rng.integers(20, 30, n)
-        mask = mask & (np.arange(mask.shape[1])[None, :] < keep[:, None])
-    elif kind == "collapsed modes":
-        from jetkit.generative_metrics import jet_mass
-
-        m = jet_mass(particles, mask)
-        idx = rng.choice(np.flatnonzero(m < np.median(m)), size=n, replace=True)
-        particles, mask = particles[idx], mask[idx]
-    elif kind == "shuffled between jets":
-        for k in range(mask.shape[1]):
-            perm = rng.permutation(n)
-            particles[:, k], mask[:, k] = particles[perm, k], mask[perm, k]
-        mask = np.cumsum(~mask, axis=1) == 0  # keep each jet's leading run of real slots
-    elif kind == "soft particles shifted":
-        soft = np.arange(mask.shape[1])[None, :] >= 10
-        particles[..., 1] += np.where(soft, 0.1 * np.sign(particles[..., 1] + 1e-12), 0.0)
-    else:
-        raise ValueError(f"unknown distortion {kind!r}; use 'smeared mass', 'shuffled between "
-                         "jets', 'wrong multiplicity', 'collapsed modes' or 'soft particles shifted'")
-    return np.where(mask[..., None], particles, 0.0).astype(np.float32), mask
-
-
-# --------------------------------------------------------------------------------------------
-# Pretraining (the shipped checkpoint): python -m jetkit.models.generative
-# --------------------------------------------------------------------------------------------
-
-#: Everything that defines the shipped flow-matching checkpoint.
-PRETRAIN = {"class_name": "g", "split_seed": 0, "hidden": (256, 256, 256), "n_freq": 8,
-            "model_seed": 0, "batch_size": 256, "learning_rate": 1e-3, "steps": 12_000, "ema": 0.999,
-            "with_mass": False}
-#: Checkpoint file names (in data/checkpoints/) without and with the mass condition.
-CHECKPOINTS = {False: "flow_matching_gluon.npz", True: "flow_matching_gluon_mass.npz"}
-CHECKPOINT = CHECKPOINTS[False]
-
-
-def gluon_splits(class_name: str = "g", seed: int = 0):
-    """(train, val, test) :class:`~jetkit.datasets.JetDataset` of one jet5 class and the
-    :class:`Standardiser` fitted on its training part."""
-    from jetkit import datasets
-
-    d = datasets.load("jet5", classes=[class_name])
-    splits = datasets.split(d, seed=seed)
-    return splits, Standardiser.fit(splits.train.particles, splits.train.mask)
-
-
-def build_flow(config: dict | None = None) -> FlowMatcher:
-    """A :class:`FlowMatcher` with the architecture of ``config`` (default :data:`PRETRAIN`)."""
-    c = {**PRETRAIN, **(config or {})}
-    return FlowMatcher(90, tuple(c["hidden"]), c["n_freq"], 2 if c["with_mass"] else 1,
-                       rngs=nnx.Rngs(c["model_seed"]), seed=c["model_seed"])
-
-
-def pretrain(out: str | None = None, steps: int | None = None, with_mass: bool = False,
-             log_every: int = 2000) -> FlowMatcher:
-    """Train the flow-matching model of :data:`PRETRAIN` (Adam, cosine learning-rate decay,
-    exponential moving average of the weights) and save the EMA weights with :func:`jetkit.train.save_checkpoint`. Deterministic (fixed seeds)."""
-    import optax
-
-    from jetkit import generative_metrics, train
-
-    c = dict(PRETRAIN, steps=steps or PRETRAIN["steps"], with_mass=bool(with_mass))
-    (tr, va, _), st = gluon_splits(c["class_name"], c["split_seed"])
-    data = model_inputs(tr.particles, tr.mask, st, with_mass=c["with_mass"])
-    model = build_flow(c)
-    sched = optax.cosine_decay_schedule(c["learning_rate"], c["steps"])
-    opt = nnx.Optimizer(model, optax.adam(sched), wrt=nnx.Param)
-
-    ema = jax.tree_util.tree_map(jnp.copy, nnx.state(model, nnx.Param))
-
-    @nnx.jit
-    def step(m, o, ema, batch):
-        loss, grads = nnx.value_and_grad(flow_matching_loss)(m, batch)
-        o.update(m, grads)
-        new = jax.tree_util.tree_map(lambda e, p: c["ema"] * e + (1 - c["ema"]) * p, ema,
-                                     nnx.state(m, nnx.Param))
-        return loss, new
-
-    rng = np.random.default_rng(c["model_seed"])
-    n, bs, t0 = len(data[0]), c["batch_size"], time.perf_counter()
-    if c["with_mass"]:
-        mult, cond = sample_conditions(tr.particles, tr.mask, len(va), st, seed=1)
-    else:
-        mult, cond = sample_multiplicity(tr.mask, len(va), seed=1), None
-    for s in range(c["steps"]):
-        idx = rng.choice(n, bs, replace=False)
-        loss, ema = step(model, opt, ema, tuple(a[idx] for a in data))
-        if (s + 1) % log_every == 0 or s + 1 == c["steps"]:
-            raw = jax.tree_util.tree_map(jnp.copy, nnx.state(model, nnx.Param))
-            nnx.update(model, ema)
-            w = [generative_metrics.w1m(*sample_flow(model, mult, st, seed=1, steps=k, cond=cond),
-                                        va.particles, va.mask) for k in (16, 32)]
-            nnx.update(model, raw)
-            print(f"step {s + 1}: loss {float(loss):.2f}  W1M(val, EMA, 16/32 ODE steps) "
-                  f"{w[0]:.2f}/{w[1]:.2f} GeV  {time.perf_counter() - t0:.0f} s", flush=True)
-    nnx.update(model, ema)  # the exponential moving average of the weights samples better
-    if out:
-        train.save_checkpoint(model, out, {k: list(v) if isinstance(v, tuple) else v
-                                           for k, v in c.items()})
-    return model
-
-
-if __name__ == "__main__":
-    import argparse
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(description="pretrain the notebook-04 flow-matching model")
-    parser.add_argument("--with-mass", action="store_true", help="condition on the jet mass too")
-    parser.add_argument("--out", help="default: data/checkpoints/" + " or ".join(CHECKPOINTS.values()))
-    parser.add_argument("--steps", type=int, default=PRETRAIN["steps"])
-    args = parser.parse_args()
-    out = Path(args.out or Path(__file__).resolve().parents[2] / "data" / "checkpoints" /
-               CHECKPOINTS[args.with_mass])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pretrain(str(out), args.steps, args.with_mass)

@@ -1,4 +1,7 @@
-"""Per-constituent input features shared by the set and graph taggers.
+"""Model inputs: per-constituent features for the set and graph taggers, and preprocessed jet
+images for the image autoencoders (:func:`prepare_images`, :func:`to_image`).
+
+Per-constituent features:
 
 ``particle_features(particles, mask)`` turns (pT [GeV], d_eta, d_phi) into five roughly unit-scale
 numbers per constituent, zero on padding:
@@ -15,8 +18,11 @@ Columns 2 and 3 are the (d_eta, d_phi) plane that the first EdgeConv uses for it
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["N_FEATURES", "COORDS", "particle_features"]
+from jetkit.physics import images
+
+__all__ = ["COORDS", "N_FEATURES", "particle_features", "prepare_images", "to_image"]
 
 N_FEATURES = 5
 COORDS = (2, 3)
@@ -36,3 +42,52 @@ def particle_features(particles, mask=None):
     dr = jnp.sqrt(deta**2 + dphi**2)
     f = jnp.stack([(jnp.log(pt) - 1.5) / 2, (jnp.log(z) + 4) / 2, deta / 0.4, dphi / 0.4, dr / 0.4], -1)
     return jnp.where(m[..., None], f, 0.0)
+
+
+def prepare_images(data, mask=None, *, npix: int = 32, extent: float = 0.8, transform: str = "sqrt",
+                   batch: int = 2048) -> np.ndarray:
+    """Preprocessed jet images (centered, rotated, flipped, normalised to unit sum), then an
+    intensity transform that lifts the soft pixels: ``"sqrt"`` (default), ``"log"``
+    (log(1 + 1000 x) / log(1001)) or ``"none"``. Returns float32 (N, npix, npix).
+
+    ``data`` is a :class:`~jetkit.data.JetDataset` or padded particles (N, P, 3) with
+    ``mask``. Computed in batches so memory stays small."""
+    if hasattr(data, "particles"):
+        particles, mask = data.particles, data.mask
+    else:
+        particles = data
+    if transform not in ("sqrt", "log", "none"):
+        raise ValueError(f"transform must be 'sqrt', 'log' or 'none', got {transform!r}")
+    particles = np.asarray(particles, np.float32)
+    mask = particles[..., 0] > 0 if mask is None else np.asarray(mask, bool)
+    if particles.ndim == 3 and particles.shape[1] < 64:  # one compiled shape for 30 and 64 slots
+        pad = 64 - particles.shape[1]
+        particles = np.pad(particles, ((0, 0), (0, pad), (0, 0)))
+        mask = np.pad(mask, ((0, 0), (0, pad)))
+    out = []
+    for s in range(0, len(particles), batch):  # fixed batch shape: compiled once
+        p, m = particles[s:s + batch], mask[s:s + batch]
+        n = len(p)
+        if n < batch and len(particles) > batch:
+            p = np.concatenate([p, np.repeat(p[:1], batch - n, 0)])
+            m = np.concatenate([m, np.repeat(m[:1], batch - n, 0)])
+        out.append(np.asarray(images.jet_image(p, m, npix=npix, extent=extent, center=True,
+                                                  rotate=True, flip=True, normalise=True))[:n])
+    x = np.concatenate(out) if out else np.zeros((0, npix, npix), np.float32)
+    x = np.clip(x, 0.0, None)
+    if transform == "sqrt":
+        x = np.sqrt(x)
+    elif transform == "log":
+        x = np.log1p(1000.0 * x) / np.log(1001.0)
+    return x.astype(np.float32)
+
+
+def to_image(x, transform: str = "sqrt") -> np.ndarray:
+    """Undo :func:`prepare_images`' intensity transform (negative values clipped to 0), e.g.
+    to show a decoded image as pT fractions."""
+    x = np.clip(np.asarray(x, np.float32), 0.0, None)
+    if transform == "sqrt":
+        return x**2
+    if transform == "log":
+        return np.expm1(x * np.log(1001.0)) / 1000.0
+    return x

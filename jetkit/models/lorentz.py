@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 from flax import nnx
 
-from jetkit.kinematics import minkowski_dot
+from jetkit.physics.kinematics import minkowski_dot
 
 __all__ = ["LorentzInvariantNet", "lorentz_invariants"]
 

@@ -62,7 +62,7 @@ for name, mass in [("W", 80.4), ("Z", 91.2), ("top", 172.5)]:
 md(r"""
 ## 2. How the data was made
 
-Every jet in `data/` was made by `python -m jetkit.generate` (the file `data/MANIFEST.json`
+Every jet in `data/` was made by `python -m jetkit.data.generate` (the file `data/MANIFEST.json`
 records the exact command, all settings, the seeds and a checksum):
 
 1. **Pythia 8** simulates proton–proton collisions at 13 TeV: the hard process (e.g. gg → tt̄ with
@@ -273,7 +273,7 @@ Physicists compress a jet into a few observables designed from QCD:
 - The **groomed mass** after soft drop / mMDT ([arXiv:1402.2657](https://arxiv.org/abs/1402.2657))
   removes soft, wide-angle radiation that smears the mass.
 
-`jetkit.substructure` computes them in JAX, batched over padded arrays, and agrees with the
+`jetkit.physics` computes them in JAX, batched over padded arrays, and agrees with the
 reference C++ implementation (fjcontrib) to better than 1e-4 (see `tests/test_substructure.py`).
 """)
 

@@ -613,7 +613,7 @@ shows.
 
 code(r"""
 %matplotlib widget
-from jetkit.widgets_diffprog import CutExplorer
+from jetkit.widgets.cuts import CutExplorer
 
 in_window = (X[~is_train, 0] > cuts[0]) & (X[~is_train, 0] < cuts[1])
 tau32_test = X[~is_train, 2]

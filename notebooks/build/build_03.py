@@ -38,7 +38,7 @@ from flax import nnx
 
 from jetkit import anomaly, datasets, exercises, metrics, plotting, train
 from jetkit.models.autoencoders import AE, VAE, ae_loss, vae_loss
-from jetkit.widgets_latent import LatentExplorer
+from jetkit.widgets.latent import LatentExplorer
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "") == "full"   # more jets, more epochs (GPU)

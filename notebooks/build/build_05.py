@@ -46,7 +46,7 @@ from flax import nnx
 
 from jetkit import datasets, exercises, fpga_cost, metrics, plotting, quant, quant_plots, train
 from jetkit.models import MLP
-from jetkit.quant import FixedType, QMLP, QuantConfig
+from jetkit.fpga import FixedType, QMLP, QuantConfig
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "small") == "full"
@@ -142,7 +142,7 @@ the hardware does with a real number $x$:
 | | `AP_SAT` | clip to the largest / smallest value (also `SAT_ZERO`, `SAT_SYM`) |
 
 The defaults (truncate, wrap) are the cheapest in logic and the most surprising in physics:
-a large activation that wraps around changes sign. `jetkit.quant.FixedType` implements all
+a large activation that wraps around changes sign. `jetkit.fpga.FixedType` implements all
 seven quantization and four overflow modes; the unit tests compare them with Xilinx's own
 `ap_fixed.h` C++ library on thousands of values.
 """)
@@ -385,7 +385,7 @@ integer emulation, not the float model, is the reference for the firmware.
 
 ## 7. Export to hls4ml and compare with its C simulation
 
-`jetkit.hls` rebuilds the network in **Keras 3** (JAX backend) with the on-grid weights, and
+`jetkit.fpga.hls` rebuilds the network in **Keras 3** (JAX backend) with the on-grid weights, and
 converts it with hls4ml (Vitis backend, `io_parallel`, latency strategy), giving every layer the
 precisions of our QAT model: inputs, weights, biases, results, and the exact accumulators. The
 output layer has **no softmax**: hls4ml's default softmax uses lookup tables that can change
@@ -443,7 +443,7 @@ a live ipympl canvas.
 
 code(r"""
 %matplotlib widget
-from jetkit.quant_widgets import QuantizationExplorer
+from jetkit.widgets.quantization import QuantizationExplorer
 
 sparsity_members = {0.0: names.index("6 bit")}
 sparsity_members.update({s: names.index(f"6 bit {s:.0%} pruned") for s in SPARSITY})

@@ -1,0 +1,188 @@
+"""Energy correlation functions and their ratios, batched in JAX (checked against fjcontrib).
+
+- Energy correlators (arXiv:1305.0007, 1409.6298): ``e2 = sum_{i<j} z_i z_j dR_ij^beta``,
+  ``e3 = sum_{i<j<k} z_i z_j z_k (dR_ij dR_ik dR_jk)^beta``; ``C2 = e3/e2^2``, ``D2 = e3/e2^3``,
+  ``D2^(alpha,beta) = e3^(alpha) / (e2^(beta))^(3 alpha/beta)``.
+- Generalised correlators (arXiv:1609.07483): ``v e n`` keeps the product of the v smallest of the
+  n(n-1)/2 pairwise dR^beta; ``M2 = 1e3/1e2``, ``N2 = 2e3/(1e2)^2`` (fjcontrib
+  ``EnergyCorrelatorGeneralized`` with pt_R measure, normalised by the scalar pT sum).
+
+Inputs: ``particles`` (N, P, 3) = (pT [GeV], d_eta, d_phi [rad]), ``mask`` (N, P) bool (``None``:
+pT > 0), validated by :func:`jetkit.validation.check_batch`. Ratios whose denominator vanishes
+are 0 instead of fjcontrib's NaN. Agreement with fjcontrib on real jets: ~1e-14 relative in
+float64, <= 2e-5 in float32.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jetkit.physics._common import _angles, _safe_div, _spow, _z
+from jetkit.physics.clustering import delta_r2
+from jetkit.validation import check_batch, check_beta, check_positive
+
+__all__ = ["c2", "correlators", "d2", "d2_alpha_beta", "ecf", "ecfg", "m2", "n2"]
+
+_TRIPLE_BUDGET = 1 << 20  # elements per chunk and block of the generalised-ECF arrays
+
+
+def _e2(z, a):
+    return 0.5 * jnp.einsum("ni,nij,nj->n", z, a, z)
+
+
+def _e3(z, a):
+    """sum_{i<j<k} z_i z_j z_k a_ij a_ik a_jk = tr((Z A)^3) / 6 with two matrix products."""
+    m = z[:, :, None] * a
+    return jnp.sum(jnp.matmul(m, m) * jnp.swapaxes(m, 1, 2), axis=(1, 2)) / 6.0
+
+
+def _triple_blocks(p: int) -> list[tuple[int, int, np.ndarray]]:
+    """Static tiling of the triples i < j < k: blocks of j in [lo, hi), each an (i, j, k) box
+    i < hi - 1, lo <= j < hi, k > lo with its mask i < j < k. Slices instead of gathers (2-3x
+    faster on CPU). Four blocks hold ~1.8 P^3/6 entries; more blocks save up to ~25% run time at
+    P = 64 but cost compile time (1.7 s for 4, 5 s for 16)."""
+    edges = np.unique(np.linspace(1, p, min(4, max(1, p // 4)) + 1).astype(int))
+    blocks = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        i, j, k = np.arange(hi - 1)[:, None, None], np.arange(lo, hi)[None, :, None], np.arange(lo + 1, p)
+        blocks.append((int(lo), int(hi), (i < j) & (j < k[None, None, :])))
+    return blocks
+
+
+def _ecfg3_one(z, dr2, beta_list: tuple[float, ...]):
+    """Generalised 1e3 and 2e3 of one jet from z (P,) and squared angles dr2 (P, P).
+
+    Each triple i < j < k is counted once. 1e3 keeps the smallest angle; 2e3 the product of the
+    two smallest, which for non-negative angles is the smallest of the three pairwise products.
+    Both commute with the monotonic power x^(beta/2), so one pass over dR^2 serves every beta."""
+    out = [[0.0, 0.0] for _ in beta_list]
+    for lo, hi, ijk in _triple_blocks(z.shape[0]):
+        a = dr2[: hi - 1, lo:hi, None]  # dR_ij^2
+        b = dr2[: hi - 1, None, lo + 1 :]  # dR_ik^2
+        c = dr2[None, lo:hi, lo + 1 :]  # dR_jk^2
+        w = jnp.where(ijk, z[: hi - 1, None, None] * z[None, lo:hi, None] * z[None, None, lo + 1 :], 0.0)
+        smallest = jnp.minimum(jnp.minimum(a, b), c)
+        two_smallest = jnp.minimum(jnp.minimum(a * b, a * c), b * c)
+        for acc, beta in zip(out, beta_list):
+            acc[0] = acc[0] + jnp.sum(w * _spow(smallest, beta / 2))
+            acc[1] = acc[1] + jnp.sum(w * _spow(two_smallest, beta / 2))
+    return tuple(tuple(acc) for acc in out)
+
+
+def _ecfg3(particles, mask, betas: tuple[float, ...]):
+    """Batched (1e3, 2e3) for each beta, chunked over jets so that a chunk's per-triple arrays
+    stay below ~_TRIPLE_BUDGET elements."""
+    n, p = mask.shape
+    z = _z(particles, mask)
+    eta, phi = particles[..., 1], particles[..., 2]
+    ok = mask[:, :, None] & mask[:, None, :]
+    dr2 = jnp.where(ok, delta_r2(eta[:, :, None], phi[:, :, None], eta[:, None, :], phi[:, None, :]), 0.0)
+    if p < 3:
+        zero = jnp.zeros(n, particles.dtype)
+        return tuple((zero, zero) for _ in betas)
+    fn = partial(_ecfg3_one, beta_list=betas)
+    chunk = max(1, _TRIPLE_BUDGET // max(ijk.size for _, _, ijk in _triple_blocks(p)))
+    if n <= chunk:
+        return jax.vmap(fn)(z, dr2)
+    return jax.lax.map(lambda x: fn(*x), (z, dr2), batch_size=chunk)
+
+
+@jax.jit
+def _ecf23(particles, mask, beta):
+    """(e2, e3) at one (traced) beta: one compiled program serves e2, e3, C2, D2 at any beta."""
+    z, a = _z(particles, mask), _angles(particles, mask, beta)
+    return _e2(z, a), _e3(z, a)
+
+
+@partial(jax.jit, static_argnames=("beta",))
+def _ecfg13_23(particles, mask, beta: float):
+    """(1e3, 2e3) at one beta (static: sqrt or no power at all for beta = 1, 2 in the triple
+    loop, where a general power would dominate the cost)."""
+    return _ecfg3(particles, mask, (beta,))[0]
+
+
+def ecf(particles, mask=None, n: int = 2, beta: float = 1.0):
+    """Normalised energy correlation function e_n^(beta) (dimensionless; arXiv:1305.0007) for
+    n = 1 (= 1), 2, 3 and beta >= 0 (beta = 0 counts pairs: e2 = sum_{i<j} z_i z_j). e3 uses two
+    (P, P) matrix products per jet, O(P^3), no triple tensor."""
+    check_beta(beta)
+    particles, mask = check_batch(particles, mask)
+    if n not in (1, 2, 3):
+        raise ValueError(f"ecf supports n = 1, 2, 3; got {n!r}")
+    if n == 1:
+        return jnp.ones(particles.shape[0], particles.dtype)
+    return _ecf23(particles, mask, float(beta))[n - 2]
+
+
+def ecfg(particles, mask=None, v: int = 1, n: int = 2, beta: float = 1.0):
+    """Generalised correlator v e_n^(beta) (arXiv:1609.07483): product of the v smallest pairwise
+    dR^beta. Supported: (v, n) = (1, 2), (1, 3), (2, 3), (3, 3); 1e3 and 2e3 loop over all
+    triples, chunked over jets to bound memory. beta >= 0."""
+    check_beta(beta)
+    particles, mask = check_batch(particles, mask)
+    if (v, n) not in ((1, 2), (1, 3), (2, 3), (3, 3)):
+        raise ValueError(f"ecfg supports (v, n) in (1,2), (1,3), (2,3), (3,3); got ({v}, {n})")
+    if n == 2:
+        return _ecf23(particles, mask, float(beta))[0]
+    if v == 3:
+        return _ecf23(particles, mask, float(beta))[1]
+    return _ecfg13_23(particles, mask, float(beta))[v - 1]
+
+
+def _correlators(particles, mask, beta: float, generalised: bool = False):
+    """Validated (e2, e3[, 1e3, 2e3]) at one beta."""
+    check_beta(beta)
+    particles, mask = check_batch(particles, mask)
+    e2, e3 = _ecf23(particles, mask, float(beta))
+    return (e2, e3, *_ecfg13_23(particles, mask, float(beta))) if generalised else (e2, e3)
+
+
+def correlators(particles, mask=None, beta: float = 1.0) -> dict[str, jax.Array]:
+    """Every correlator at one beta >= 0 in one pass, each (N,): ``e2``, ``e3``, ``1e3``, ``2e3``
+    and the ratios ``c2``, ``d2``, ``m2``, ``n2`` (definitions as in the functions of the same
+    names; ratios are 0 where their denominator vanishes)."""
+    e2, e3, one, two = _correlators(particles, mask, beta, generalised=True)
+    return {
+        "e2": e2, "e3": e3, "1e3": one, "2e3": two,
+        "c2": _safe_div(e3, e2**2), "d2": _safe_div(e3, e2**3),
+        "m2": _safe_div(one, e2), "n2": _safe_div(two, e2**2),
+    }
+
+
+def c2(particles, mask=None, beta: float = 1.0):
+    """C2^(beta) = e3 / e2^2 (arXiv:1305.0007); 0 where e2 = 0."""
+    e2, e3 = _correlators(particles, mask, beta)
+    return _safe_div(e3, e2**2)
+
+
+def d2(particles, mask=None, beta: float = 1.0):
+    """D2^(beta) = e3 / e2^3 (arXiv:1409.6298); 0 where e2 = 0."""
+    e2, e3 = _correlators(particles, mask, beta)
+    return _safe_div(e3, e2**3)
+
+
+def d2_alpha_beta(particles, mask=None, alpha: float = 1.0, beta: float = 1.0):
+    """D2^(alpha, beta) = e3^(alpha) / (e2^(beta))^(3 alpha / beta) (arXiv:1409.6298; fjcontrib
+    ``EnergyCorrelatorGeneralizedD2``); 0 where e2 = 0. alpha, beta > 0."""
+    check_positive(alpha, "alpha")
+    check_positive(beta, "beta")
+    particles, mask = check_batch(particles, mask)
+    e3 = _ecf23(particles, mask, float(alpha))[1]
+    e2 = _ecf23(particles, mask, float(beta))[0]
+    return _safe_div(e3, e2 ** (3 * alpha / beta))
+
+
+def m2(particles, mask=None, beta: float = 1.0):
+    """M2^(beta) = 1e3 / 1e2 (arXiv:1609.07483); 0 where 1e2 = 0."""
+    e2, _, one, _ = _correlators(particles, mask, beta, generalised=True)
+    return _safe_div(one, e2)
+
+
+def n2(particles, mask=None, beta: float = 1.0):
+    """N2^(beta) = 2e3 / (1e2)^2 (arXiv:1609.07483); 0 where 1e2 = 0."""
+    e2, _, _, two = _correlators(particles, mask, beta, generalised=True)
+    return _safe_div(two, e2**2)

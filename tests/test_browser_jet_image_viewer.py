@@ -1,0 +1,48 @@
+"""JetImageViewer (notebook 00, the jet-image viewer) in a real browser.
+
+Runs 00_tour_of_jets.ipynb in JupyterLab + Chromium: the widget renders (no error box, no "Loading
+widget...", no blank figure), none of its control labels, buttons or descriptions is cut short, and
+moving its jet slider and class drop-down with real input redraws the figure and reaches the
+kernel. Its centring ToggleButtons (off / centroid / leading) must show their whole labels.
+With JETKIT_UPDATE_SCREENSHOTS=1 (`make screenshots`) its screenshot goes to
+docs/images/00_tour_of_jets-jet-image-viewer.png.
+The machinery is in tests/browser_support.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import (  # noqa: F401  (browser, chromium, lab: pytest fixtures)
+    assert_labels_readable,
+    browser,
+    chromium,
+    exercise_notebook,
+    lab,
+    publish_dir,
+    screenshot_name,
+    widget_cells,
+)
+
+pytestmark = pytest.mark.slow  # runs a whole notebook
+
+NOTEBOOK = "00_tour_of_jets.ipynb"
+WIDGET = "JetImageViewer"
+
+
+def check_rendered(session, cells) -> None:
+    """Once the widgets have rendered: the JetImageViewer is on the page and its labels show whole."""
+    assert_labels_readable(session, widget_cells(session, cells, WIDGET))
+
+
+def test_jet_image_viewer_in_browser(lab, browser, tmp_path):
+    publish = publish_dir()
+    report = exercise_notebook(browser, lab, NOTEBOOK, tmp_path, publish=publish, after_render=check_rendered)
+    print(report["seconds"], report["moved"])
+    assert report["moved"], report
+    moved = {kind for m in report["moved"] for kind in m.keys() - {"cell"}}
+    assert moved >= {"slider", "dropdown"}, report
+    shot = screenshot_name(NOTEBOOK, WIDGET)
+    assert shot in report.get("screenshots", []), report
+    if publish:
+        assert (publish / f"{shot}.png").is_file()
