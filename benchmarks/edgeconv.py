@@ -19,7 +19,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit import datasets, metrics, train
+from jetkit import data, metrics, train
 from jetkit.models import gnn
 from jetkit.models.inputs import particle_features
 
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--n-train", type=int, default=20000)
     args = ap.parse_args()
-    tr, va, te = datasets.split(datasets.load("top_qcd"), seed=0)
+    tr, va, te = data.split(data.load("top_qcd"), seed=0)
     x = np.asarray(particle_features(tr.particles, tr.mask))
     m, y = tr.mask, tr.labels.astype(np.float32)
     builders = {"straightforward ParticleNet-lite": gnn.naive_particlenet_lite,

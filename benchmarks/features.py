@@ -19,21 +19,22 @@ import time
 import jax
 import numpy as np
 
-from jetkit import substructure as S
+from jetkit import physics
 
 
 def load_jets(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n jets (half per class where possible) as float32 particles and a bool mask."""
-    from jetkit import datasets
+    from jetkit import data
 
     try:
-        ds = datasets.load(name, max_per_class=max(1, n // 2))
+        ds = data.load(name, max_per_class=max(1, n // 2))
         return ds.particles[:n], ds.mask[:n]
     except (FileNotFoundError, OSError) as err:
         print(f"{err}\n-> generating a few jets with Pythia instead")
         import dataclasses
 
-        from jetkit.data.generate import DATASETS, generate_chunk
+        from jetkit.data.events import generate_chunk
+        from jetkit.data.specs import DATASETS
 
         spec = dataclasses.replace(DATASETS[name], events_per_chunk=max(50, n // 2))
         parts = [generate_chunk(spec, c, 0)["particles"] for c in range(len(spec.classes))]
@@ -82,20 +83,20 @@ def fj_mmdt(p, m):
 
 
 def jk_taus(p, m):
-    return S.nsubjettiness(p, m, (1, 2, 3), beta=1.0)
+    return physics.nsubjettiness(p, m, (1, 2, 3), beta=1.0)
 
 
 def jk_ecfs(p, m):
-    e2, e3 = S.ecf(p, m, 2, 1.0), S.ecf(p, m, 3, 1.0)
-    return jax.numpy.stack([e2, e3, S.c2(p, m, 1.0), S.d2(p, m, 1.0)], axis=1)
+    e2, e3 = physics.ecf(p, m, 2, 1.0), physics.ecf(p, m, 3, 1.0)
+    return jax.numpy.stack([e2, e3, physics.c2(p, m, 1.0), physics.d2(p, m, 1.0)], axis=1)
 
 
 def jk_m2n2(p, m):
-    return jax.numpy.stack([S.m2(p, m, 1.0), S.n2(p, m, 1.0)], axis=1)
+    return jax.numpy.stack([physics.m2(p, m, 1.0), physics.n2(p, m, 1.0)], axis=1)
 
 
 def jk_mmdt(p, m):
-    return S.softdrop(p, m)[0]
+    return physics.softdrop(p, m)[0]
 
 
 def timed(fn, *args, repeat: int = 3) -> tuple[float, object]:
@@ -145,9 +146,9 @@ def main(argv=None) -> None:
         print(f"{name:30s} {n / t_jk:14.0f} {compile_s - t_jk:10.1f} {n / t_fj:17.0f} "
               f"{t_fj / t_jk:9.1f} {frac:16.4f} {worst:10.1e}")
     t0 = time.perf_counter()
-    jax.block_until_ready(S.hls4ml_features(particles, mask))
+    jax.block_until_ready(physics.hls4ml_features(particles, mask))
     compile_s = time.perf_counter() - t0
-    t_hlf, _ = timed(S.hls4ml_features, particles, mask)
+    t_hlf, _ = timed(physics.hls4ml_features, particles, mask)
     print(f"{'hls4ml_features (16 columns)':30s} {n / t_hlf:14.0f} {compile_s - t_hlf:10.1f} "
           f"{'-':>17s} {'-':>9s} {'-':>16s} {'-':>10s}")
 

@@ -15,26 +15,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from jetkit import generate as G
+from jetkit.data import generate, specs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jets", type=int, default=400, help="jets per class per run")
     args = parser.parse_args()
-    spec = dataclasses.replace(G.DATASETS["top_qcd"], n_per_class=args.jets, events_per_chunk=200)
+    spec = dataclasses.replace(specs.DATASETS["top_qcd"], n_per_class=args.jets, events_per_chunk=200)
     print("| workers | jets | events | wall [s] | jets/s | events/s |")
     print("|---:|---:|---:|---:|---:|---:|")
     for jobs in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            run = G.run_chunks(spec, Path(tmp), jobs=jobs, progress=False)
+            run = generate.run_chunks(spec, Path(tmp), jobs=jobs, progress=False)
             wall = time.perf_counter() - t0
-            arrays = G.assemble(spec, run["chunks"])
+            arrays = generate.assemble(spec, run["chunks"])
             events = sum(run["stats"]["events_per_class"].values())
             n = len(arrays["labels"])
             print(f"| {jobs} | {n} | {events} | {wall:.1f} | {n / wall:.1f} | {events / wall:.1f} |")
-    manifest = json.loads((G.DATA_DIR / "MANIFEST.json").read_text())
+    manifest = json.loads((specs.DATA_DIR / "MANIFEST.json").read_text())
     print("\nShipped datasets (from MANIFEST.json, CPU seconds summed over workers):")
     for name, entry in manifest.items():
         gen = entry["generation"]

@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit import datasets, metrics, train
+from jetkit import data, metrics, train
 from jetkit.models import gnn
 from jetkit.models.inputs import particle_features
 
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--out", type=Path, default=CKPT)
     args = ap.parse_args()
-    tr, va, _ = datasets.split(datasets.load("top_qcd"), seed=0)
+    tr, va, _ = data.split(data.load("top_qcd"), seed=0)
     x, m = inputs(tr)
     y = tr.labels.astype(np.float32)
     xv, mv = inputs(va)

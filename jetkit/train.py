@@ -12,6 +12,7 @@ reproducible: batches are shuffled with ``seed`` and models are built from expli
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -75,18 +76,40 @@ def _take(data, idx):
     return jax.tree_util.tree_map(lambda a: a[idx], data)
 
 
-def _make_steps(loss_fn: LossFn):
-    @nnx.jit
-    def train_step(model, optimizer, batch):
-        loss, grads = nnx.value_and_grad(loss_fn)(model, batch)
-        optimizer.update(model, grads)
-        return loss
+@functools.lru_cache(maxsize=64)
+def _epoch_program(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
+    """One compiled program that runs a whole epoch: a ``lax.scan`` over ``steps`` batches,
+    each gathered on the device from the resident training data by the epoch's permutation.
+    Cached per (loss, steps, batch size, sharding), so repeated fits reuse the compilation."""
 
+    @nnx.jit
+    def run_epoch(model, optimizer, data, order):
+        graphdef, state = nnx.split((model, optimizer))
+
+        def step(state, i):
+            m, o = nnx.merge(graphdef, state)
+            idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
+            batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
+            if sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, sharding)
+            loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
+            o.update(m, grads)
+            return nnx.split((m, o))[1], loss
+
+        state, losses = jax.lax.scan(step, state, jnp.arange(steps))
+        nnx.update((model, optimizer), state)
+        return losses
+
+    return run_epoch
+
+
+@functools.lru_cache(maxsize=64)
+def _eval_program(loss_fn: LossFn):
     @nnx.jit
     def eval_step(model, batch):
         return loss_fn(model, batch)
 
-    return train_step, eval_step
+    return eval_step
 
 
 def _data_parallel_placement(batch_size: int):
@@ -96,7 +119,7 @@ def _data_parallel_placement(batch_size: int):
     n_dev = jax.device_count()
     if batch_size % n_dev:
         raise ValueError(f"batch_size {batch_size} must be divisible by the {n_dev} devices")
-    mesh = jax.make_mesh((n_dev,), ("data",))
+    mesh = jax.make_mesh((n_dev,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
 
 
@@ -119,10 +142,15 @@ def fit(
 ) -> History:
     """Train ``model`` in place by minimising ``loss_fn`` over mini-batches of ``train``.
 
+    The training data are placed on the device once; each epoch is one compiled program (a
+    ``lax.scan`` over the shuffled batches), so a step costs no Python dispatch. The last
+    ``len(train) % batch_size`` jets of each shuffled epoch are skipped.
+
     Args:
         train, val: pytrees of arrays sharing their first axis (``val`` optional).
         loss_fn: ``loss_fn(model, batch) -> scalar``; called in train mode for steps and in eval
-            mode (dropout off) for validation.
+            mode (dropout off) for validation. Pass the same function object to reuse the
+            compiled epoch across calls.
         optimizer: an optax transformation; default ``optax.adam(learning_rate)``.
         seed: shuffles the batches (epoch ``e`` uses ``seed + e``); same seed, same run.
         patience: stop after this many epochs without a better validation loss (needs ``val``);
@@ -141,29 +169,28 @@ def fit(
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
     tx = optimizer if optimizer is not None else optax.adam(learning_rate)
     opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    train_step, eval_step = _make_steps(loss_fn)
-    place = lambda b: b  # noqa: E731
+    steps_per_epoch = n // batch_size
+    data_sharding = None
     if data_parallel:
         data_sharding, replicated = _data_parallel_placement(batch_size)
-        state = nnx.state((model, opt))
-        nnx.update((model, opt), jax.device_put(state, replicated))
-        place = lambda b: jax.device_put(b, data_sharding)  # noqa: E731
+        nnx.update((model, opt), jax.device_put(nnx.state((model, opt)), replicated))
+        train_dev = jax.device_put(train, replicated)
+    else:
+        train_dev = jax.device_put(train)
+    run_epoch = _epoch_program(loss_fn, steps_per_epoch, batch_size, data_sharding)
+    eval_step = _eval_program(loss_fn)
 
     from tqdm.auto import tqdm
 
     history = History()
     best_loss, best_state, waited = np.inf, None, 0
-    steps_per_epoch = n // batch_size
     t0 = time.perf_counter()
     bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        order = np.random.default_rng(seed + epoch).permutation(n)
-        losses = []
-        for s in range(steps_per_epoch):
-            batch = place(_take(train, order[s * batch_size : (s + 1) * batch_size]))
-            losses.append(train_step(model, opt, batch))
-        history.train_loss.append(float(jnp.mean(jnp.stack(losses))))
+        order = np.random.default_rng(seed + epoch).permutation(n).astype(np.int32)
+        losses = run_epoch(model, opt, train_dev, order)
+        history.train_loss.append(float(jnp.mean(losses)))
         history.steps += steps_per_epoch
         history.examples += steps_per_epoch * batch_size
         postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
@@ -193,7 +220,7 @@ def fit(
 
 def evaluate(model: nnx.Module, data, loss_fn: LossFn, batch_size: int = 1024, _step=None) -> float:
     """Mean of ``loss_fn`` over ``data`` (batches weighted by their size), in eval mode."""
-    step = _step or _make_steps(loss_fn)[1]
+    step = _step or _eval_program(loss_fn)
     model.eval()
     n = _length(data)
     total = 0.0
@@ -203,17 +230,54 @@ def evaluate(model: nnx.Module, data, loss_fn: LossFn, batch_size: int = 1024, _
     return total / n
 
 
+@nnx.jit
+def _forward(model, xs):
+    return model(*xs)
+
+
+def _first_layer_width(model: nnx.Module) -> int | None:
+    """Input width of the first Linear/Conv layer of ``model`` (None if it has none)."""
+    for _, node in nnx.iter_graph(model):
+        if isinstance(node, (nnx.Linear, nnx.Conv)):
+            return int(node.in_features)
+    return None
+
+
+def _check_inputs_fit(model: nnx.Module, xs: tuple) -> None:
+    """Trace ``model(*xs)`` abstractly; a shape mismatch becomes a ValueError naming the widths."""
+    try:
+        jax.eval_shape(lambda m, a: m(*a), model, xs)
+    except TypeError as err:
+        width = _first_layer_width(model)
+        got = np.shape(xs[0])[-1] if xs and np.ndim(xs[0]) else None
+        if width is not None and got is not None and got != width:
+            raise ValueError(
+                f"the inputs have feature width {got}, but the model's first layer expects {width} "
+                f"(inputs of shape {tuple(np.shape(xs[0]))}); prepare the inputs the model was built for"
+            ) from err
+        raise ValueError(f"the inputs do not fit the model: {err}") from err
+
+
 def predict(model: nnx.Module, *inputs, batch_size: int = 2048) -> np.ndarray:
-    """Run ``model(*inputs)`` in eval mode over batches; returns a numpy array."""
+    """Run ``model(*inputs)`` in eval mode over batches; returns a numpy array.
+
+    Every batch has the same shape (the last one is padded and the padding dropped), so the
+    forward pass compiles once per model and input shape. Inputs that do not fit the model raise
+    a ValueError that names the widths."""
     model.eval()
     n = _length(inputs)
-
-    @nnx.jit
-    def forward(m, xs):
-        return m(*xs)
-
-    outs = [np.asarray(forward(model, _take(inputs, slice(s, s + batch_size))))
-            for s in range(0, n, batch_size)]
+    if n == 0:
+        raise ValueError("predict() needs at least one example")
+    size = min(batch_size, n)
+    _check_inputs_fit(model, _take(inputs, slice(0, size)))
+    outs = []
+    for s in range(0, n, size):
+        batch = _take(inputs, slice(s, s + size))
+        m = _length(batch)
+        if m < size:  # pad with copies of the first row: same compiled shape
+            batch = jax.tree_util.tree_map(
+                lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[:1], size - m, 0)]), batch)
+        outs.append(np.asarray(_forward(model, batch))[:m])
     return np.concatenate(outs)
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import anomaly, exercises, train
+from jetkit import data, exercises, metrics, stats, train
+from jetkit.models import autoencoders, inputs
 from jetkit.models.autoencoders import (AE, VAE, ae_loss, kl_divergence, reconstruction_error, rz_score,
                                         vae_loss)
 
@@ -107,35 +108,35 @@ def test_training_lowers_loss_and_scores():
     h = train.fit(ae, (x,), None, loss_fn=ae_loss, epochs=30, batch_size=64, learning_rate=3e-3,
                   progress=False)
     assert h.train_loss[-1] < 0.3 * h.train_loss[0]
-    s_in, s_out = anomaly.scores(ae, x)["MSE"], anomaly.scores(ae, odd)["MSE"]
+    s_in, s_out = autoencoders.anomaly_scores(ae, x)["MSE"], autoencoders.anomaly_scores(ae, odd)["MSE"]
     assert np.median(s_out) > 5 * np.median(s_in)
     vae = VAE((16,), latent_dim=2, hidden=(32,), rngs=nnx.Rngs(1))
     hv = train.fit(vae, (x,), None, loss_fn=functools.partial(vae_loss, beta=0.5), epochs=10,
                    batch_size=64, progress=False)
     assert np.isfinite(hv.train_loss).all() and hv.train_loss[-1] < hv.train_loss[0]
-    sv = anomaly.scores(vae, x[:10])
+    sv = autoencoders.anomaly_scores(vae, x[:10])
     assert set(sv) == {"MSE", "KL", "R_z"} and all(v.shape == (10,) for v in sv.values())
 
 
 def test_evaluate_and_table():
     labels = np.r_[np.zeros(1000), np.ones(1000)].astype(int)
     s = np.r_[np.linspace(0, 1, 1000), np.linspace(0.5, 1.5, 1000)]
-    rows = anomaly.evaluate(labels, {"x": s}, name="toy")
+    rows = metrics.anomaly.evaluate(labels, {"x": s}, name="toy")
     assert rows[0]["AUC"] == pytest.approx(0.875, abs=1e-3)
     assert rows[0]["eS@0.1"] == pytest.approx(0.6, abs=0.01)
-    assert "toy" in anomaly.format_table(rows)
+    assert "toy" in metrics.anomaly.format_table(rows)
 
 
 def test_prepare_images_and_inverse():
     particles = np.zeros((3, 4, 3), np.float32)
     particles[:, :2] = [[100.0, 0.05, 0.0], [50.0, -0.1, 0.1]]
-    x = anomaly.prepare_images(particles, npix=8, batch=2)
+    x = inputs.prepare_images(particles, npix=8, batch=2)
     assert x.shape == (3, 8, 8) and x.dtype == np.float32
-    np.testing.assert_allclose(anomaly.to_image(x).sum((1, 2)), 1.0, rtol=1e-5)
-    logx = anomaly.prepare_images(particles, npix=8, transform="log")
-    np.testing.assert_allclose(anomaly.to_image(logx, "log"), anomaly.to_image(x), atol=1e-5)
+    np.testing.assert_allclose(inputs.to_image(x).sum((1, 2)), 1.0, rtol=1e-5)
+    logx = inputs.prepare_images(particles, npix=8, transform="log")
+    np.testing.assert_allclose(inputs.to_image(logx, "log"), inputs.to_image(x), atol=1e-5)
     with pytest.raises(ValueError):
-        anomaly.prepare_images(particles, transform="cube")
+        inputs.prepare_images(particles, transform="cube")
 
 
 def test_exercise_checks(capsys):

@@ -7,29 +7,17 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from jetkit import clustering as C
+from conftest import B, P, embed_jet, fastjet_events, one_jet_per_event, random_jets, reference_subset, seeds
+from jetkit.physics import clustering as C
 
 N_REF = 60  # jets per class in the FastJet comparisons
 
 
-def _events(particles, mask):
-    """One awkward "event" per jet: massless (px, py, pz, E) [GeV] in float64 in the jet frame."""
-    import awkward as ak
-
-    p = np.asarray(particles, np.float64)
-    m = np.asarray(mask, bool)
-    pt, eta, phi = p[..., 0][m], p[..., 1][m], p[..., 2][m]
-    flat = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "E": pt * np.cosh(eta)}
-    return ak.unflatten(ak.zip(flat), m.sum(axis=1))
-
-
 @pytest.fixture(scope="module")
 def sample(real_jets):
-    labels = real_jets["labels"]
-    idx = np.concatenate([np.flatnonzero(labels == c)[:N_REF] for c in np.unique(labels)])
-    return real_jets["particles"][idx].astype(np.float64), real_jets["mask"][idx]
+    particles, mask = reference_subset(real_jets, N_REF)
+    return particles.astype(np.float64), mask
 
 
 def _pt_y_phi(px, py, pz, e):
@@ -43,7 +31,7 @@ def test_exclusive_axes_match_fastjet(sample, scheme):
     particles, mask = sample
     recomb = fastjet.E_scheme if scheme == "E" else fastjet.WTA_pt_scheme
     cs = fastjet.ClusterSequence(
-        _events(particles, mask), fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0, recomb)
+        fastjet_events(particles, mask), fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0, recomb)
     )
     with jax.enable_x64(True):
         axes = C.exclusive_axes(particles, mask, (1, 2, 3), scheme=scheme)
@@ -79,11 +67,8 @@ def _primary_chain(h, j):
 def test_ca_history_matches_fastjet_lund_declusterings(sample):
     """The C/A tree followed along the harder branch reproduces FastJet's primary Lund plane
     (LundGenerator: C/A reclustering, Delta = dR of the branches, kt = softer pT x Delta)."""
-    fastjet = pytest.importorskip("fastjet")
     particles, mask = sample
-    cs = fastjet.ClusterSequence(
-        _events(particles, mask), fastjet.JetDefinition(fastjet.antikt_algorithm, 10.0)
-    )
+    cs = one_jet_per_event(particles, mask)  # skips the test without fastjet
     lund = cs.exclusive_jets_lund_declusterings(njets=1)
     with jax.enable_x64(True):
         h = C.cluster_history(particles, mask)
@@ -93,29 +78,14 @@ def test_ca_history_matches_fastjet_lund_declusterings(sample):
 
 
 # ------------------------------------------------------------------------------------------------
-# properties on random jets (float32, one shape so each program compiles once)
+# properties on random jets (float32, one (B, P) shape so each program compiles once)
 # ------------------------------------------------------------------------------------------------
-
-B, P = 3, 16
-
-
-def _random_jets(seed: int):
-    rng = np.random.default_rng(seed)
-    n = rng.integers(2, P + 1, size=B)
-    mask = np.arange(P)[None, :] < n[:, None]
-    pt = rng.exponential(40.0, size=(B, P)) + 0.5
-    ang = np.clip(rng.normal(0.0, 0.3, size=(B, P, 2)), -0.8, 0.8)
-    particles = np.concatenate([pt[..., None], ang], axis=-1)
-    return np.where(mask[..., None], particles, 0.0).astype(np.float32), mask
-
-
-seeds = st.integers(0, 2**32 - 1)
 
 
 @settings(max_examples=25, deadline=None)
 @given(seeds)
 def test_history_is_a_binary_tree_over_the_constituents(seed):
-    particles, mask = _random_jets(seed)
+    particles, mask = random_jets(seed)
     h = C.cluster_history(particles, mask)
     members, parents = np.asarray(h.members), np.asarray(h.parents)
     for j in range(B):
@@ -135,7 +105,7 @@ def test_history_is_a_binary_tree_over_the_constituents(seed):
 @settings(max_examples=25, deadline=None)
 @given(seeds)
 def test_exclusive_axes_do_not_depend_on_constituent_order(seed):
-    particles, mask = _random_jets(seed)
+    particles, mask = random_jets(seed)
     perm = np.random.default_rng(seed + 1).permuted(np.tile(np.arange(P), (B, 1)), axis=1)
     a1 = C.exclusive_axes(particles, mask, (1, 2, 3))
     p2, m2 = np.take_along_axis(particles, perm[..., None], 1), np.take_along_axis(mask, perm, 1)
@@ -151,7 +121,7 @@ def test_exclusive_axes_do_not_depend_on_constituent_order(seed):
 @settings(max_examples=25, deadline=None)
 @given(seeds)
 def test_wta_axes_are_constituent_directions_and_nested(seed):
-    particles, mask = _random_jets(seed)
+    particles, mask = random_jets(seed)
     axes = C.exclusive_axes(particles, mask, (1, 2, 3), scheme="wta")
     pt_sum = np.where(mask, particles[..., 0], 0).sum(axis=1)
     for j in range(B):
@@ -166,19 +136,10 @@ def test_wta_axes_are_constituent_directions_and_nested(seed):
         assert sets[0] <= sets[1] <= sets[2]
 
 
-def _embed(rows):
-    """A hand-made jet in row 0 of a (B, P) batch of random jets (shared compiled shapes)."""
-    particles, mask = _random_jets(0)
-    particles[0] = 0.0
-    particles[0, : len(rows)] = rows
-    mask[0] = np.arange(P) < len(rows)
-    return particles, mask
-
-
 def test_kt_merges_the_pair_with_smallest_kt_distance_first():
     # (pT [GeV], eta, phi): d_12 = min(pT^2) dR^2 = 10^2 * 0.5^2 = 25 < d_13 = 36 < d_23 = 121
     rows = [[100.0, 0.0, 0.0], [10.0, 0.5, 0.0], [10.0, -0.6, 0.0]]
-    particles, mask = _embed(rows)
+    particles, mask = embed_jet(*rows)
     axes = C.exclusive_axes(particles, mask, 2)
     v = np.asarray(axes.valid[0])
     np.testing.assert_array_equal(v[:3], [True, False, True])  # 1 and 2 merged into slot 0
@@ -198,7 +159,7 @@ def test_fastjet_rapidity_of_massless_and_massive_vectors():
 
 
 def test_runs_under_jit():
-    particles, mask = _random_jets(1)
+    particles, mask = random_jets(1)
     f = jax.jit(lambda p, m: C.exclusive_axes(p, m, (1, 2, 3)).pt)
     want = np.asarray(C.exclusive_axes(particles, mask).pt)
     np.testing.assert_allclose(np.asarray(f(particles, mask)), want)
@@ -216,6 +177,6 @@ def test_runs_under_jit():
     ],
 )
 def test_bad_input_raises(call):
-    particles, mask = _random_jets(2)
+    particles, mask = random_jets(2)
     with pytest.raises(ValueError):
         call(particles, mask)

@@ -10,13 +10,13 @@ import jax
 import numpy as np
 import pytest
 
-from jetkit import datasets
-from jetkit.data.generate import DATA_DIR, save_npz, sha256_file
+from jetkit import data
+from jetkit.data.files import save_npz, sha256_file
 
 
 @pytest.fixture(scope="module")
 def top_qcd():
-    return datasets.load("top_qcd")
+    return data.load("top_qcd")
 
 
 def _tiny_data_dir(tmp_path: Path, n: int = 40) -> Path:
@@ -59,7 +59,7 @@ def test_shipped_top_qcd_follows_the_data_format(top_qcd):
 
 
 def test_shipped_jet5_has_the_16_features():
-    d = datasets.load("jet5", max_per_class=200)
+    d = data.load("jet5", max_per_class=200)
     assert d.class_names == ("g", "q", "t", "w", "z")
     assert d.counts() == {c: 200 for c in d.class_names}
     assert d.particles.shape[1:] == (30, 3)
@@ -69,42 +69,42 @@ def test_shipped_jet5_has_the_16_features():
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="top_qcd") as err:
-        datasets.load("tops")
+        data.load("tops")
     assert "jet5" in str(err.value)
 
 
 def test_missing_file_names_the_file_and_the_command(tmp_path):
-    data = _tiny_data_dir(tmp_path)
-    (data / "tiny.npz").unlink()
+    data_dir = _tiny_data_dir(tmp_path)
+    (data_dir / "tiny.npz").unlink()
     with pytest.raises(FileNotFoundError, match="tiny.npz") as err:
-        datasets.load("tiny", data)
+        data.load("tiny", data_dir)
     assert "python -m jetkit.data.generate" in str(err.value)
 
 
 def test_corrupt_file_fails_the_checksum(tmp_path):
-    data = _tiny_data_dir(tmp_path)
-    raw = bytearray((data / "tiny.npz").read_bytes())
+    data_dir = _tiny_data_dir(tmp_path)
+    raw = bytearray((data_dir / "tiny.npz").read_bytes())
     raw[len(raw) // 2] ^= 0xFF
-    (data / "tiny.npz").write_bytes(bytes(raw))
+    (data_dir / "tiny.npz").write_bytes(bytes(raw))
     with pytest.raises(OSError, match="checksum"):
-        datasets.load("tiny", data)
+        data.load("tiny", data_dir)
 
 
 def test_load_options(tmp_path):
-    data = _tiny_data_dir(tmp_path)
-    d = datasets.load("tiny", data, classes=["top"], max_per_class=7)
+    data_dir = _tiny_data_dir(tmp_path)
+    d = data.load("tiny", data_dir, classes=["top"], max_per_class=7)
     assert len(d) == 7 and set(d.labels.tolist()) == {1}
     with pytest.raises(ValueError, match="unknown class"):
-        datasets.load("tiny", data, classes=["higgs"])
+        data.load("tiny", data_dir, classes=["higgs"])
     with pytest.raises(ValueError, match="max_per_class"):
-        datasets.load("tiny", data, max_per_class=0)
+        data.load("tiny", data_dir, max_per_class=0)
 
 
 def test_split_is_deterministic_stratified_and_disjoint(tmp_path):
-    d = datasets.load("tiny", _tiny_data_dir(tmp_path, n=200))
-    d = datasets.JetDataset(**{**d.__dict__, "jets": np.arange(200, dtype=np.float32)[:, None].repeat(4, 1)})
-    a = datasets.split(d, seed=3)
-    b = datasets.split(d, seed=3)
+    d = data.load("tiny", _tiny_data_dir(tmp_path, n=200))
+    d = data.JetDataset(**{**d.__dict__, "jets": np.arange(200, dtype=np.float32)[:, None].repeat(4, 1)})
+    a = data.split(d, seed=3)
+    b = data.split(d, seed=3)
     ids = [part.jets[:, 0] for part in a]
     assert [len(x) for x in ids] == [140, 30, 30]
     np.testing.assert_array_equal(np.sort(np.concatenate(ids)), np.arange(200))
@@ -112,24 +112,24 @@ def test_split_is_deterministic_stratified_and_disjoint(tmp_path):
         np.testing.assert_array_equal(pa.jets, pb.jets)
     for part in a:
         assert abs(part.labels.mean() - 0.5) < 1e-9
-    assert not np.array_equal(datasets.split(d, seed=4).train.jets, a.train.jets)
+    assert not np.array_equal(data.split(d, seed=4).train.jets, a.train.jets)
     with pytest.raises(ValueError, match="fractions"):
-        datasets.split(d, (0.5, 0.5, 0.5))
+        data.split(d, (0.5, 0.5, 0.5))
 
 
 def test_batches_cover_everything_once(tmp_path):
-    d = datasets.load("tiny", _tiny_data_dir(tmp_path, n=50))
-    sizes = [len(b) for b in datasets.batches(d, 16, seed=0)]
+    d = data.load("tiny", _tiny_data_dir(tmp_path, n=50))
+    sizes = [len(b) for b in data.batches(d, 16, seed=0)]
     assert sizes == [16, 16, 16, 2]
-    assert [len(b) for b in datasets.batches(d, 16, seed=0, drop_last=True)] == [16, 16, 16]
-    ordered = list(datasets.batches(d, 50, seed=None))[0]
+    assert [len(b) for b in data.batches(d, 16, seed=0, drop_last=True)] == [16, 16, 16]
+    ordered = list(data.batches(d, 50, seed=None))[0]
     np.testing.assert_array_equal(ordered.jets, d.jets)
     with pytest.raises(ValueError):
-        next(datasets.batches(d, 0))
+        next(data.batches(d, 0))
 
 
 def test_dataset_is_a_pytree(tmp_path):
-    d = datasets.load("tiny", _tiny_data_dir(tmp_path))
+    d = data.load("tiny", _tiny_data_dir(tmp_path))
     leaves = jax.tree_util.tree_leaves(d)
     assert len(leaves) == 5  # hlf is None
     doubled = jax.tree_util.tree_map(lambda x: x, d)
@@ -138,5 +138,5 @@ def test_dataset_is_a_pytree(tmp_path):
 
 
 def test_regenerate_command_comes_from_the_manifest():
-    assert datasets.regenerate_command("top_qcd").startswith("python -m jetkit.data.generate top_qcd")
-    assert "top_qcd" in datasets.available() and "jet5" in datasets.available()
+    assert data.regenerate_command("top_qcd").startswith("python -m jetkit.data.generate top_qcd")
+    assert "top_qcd" in data.available() and "jet5" in data.available()

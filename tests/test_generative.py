@@ -9,9 +9,11 @@ import pytest
 from flax import nnx
 
 from jetkit import train
+from jetkit.metrics.generative import distort
 from jetkit.models import generative as gen
+from jetkit.models import generative_training as training
 
-CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / gen.CHECKPOINT
+CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / training.CHECKPOINT
 
 
 @pytest.fixture(scope="module")
@@ -103,18 +105,18 @@ def test_distortions_do_what_they_say(gluons):
     from jetkit.metrics.generative import jet_mass
 
     p, m = gluons
-    q, qm = gen.distort(p, m, "wrong multiplicity", seed=0)
+    q, qm = distort(p, m, "wrong multiplicity", seed=0)
     assert qm.sum(1).max() < 30 and np.all(q[~qm] == 0)
-    q, qm = gen.distort(p, m, "collapsed modes", seed=0)
+    q, qm = distort(p, m, "collapsed modes", seed=0)
     assert jet_mass(q, qm).max() <= np.median(jet_mass(p, m))
-    q, qm = gen.distort(p, m, "smeared mass", seed=0)
+    q, qm = distort(p, m, "smeared mass", seed=0)
     np.testing.assert_array_equal(q[..., 0], p[..., 0])
-    q, qm = gen.distort(p, m, "shuffled between jets", seed=0)
+    q, qm = distort(p, m, "shuffled between jets", seed=0)
     full = qm.all(1)
     for k in (0, 7, 29):  # full jets: each slot's values are a permutation of real ones
         assert set(map(tuple, q[full, k])) <= set(map(tuple, p[m[:, k], k]))
     with pytest.raises(ValueError, match="unknown distortion"):
-        gen.distort(p, m, "nonsense")
+        distort(p, m, "nonsense")
 
 
 def test_bad_input_is_rejected(gluons):
@@ -129,12 +131,12 @@ def test_bad_input_is_rejected(gluons):
 def test_pretrained_checkpoint_loads_and_generates_gluon_jets():
     from jetkit.metrics.generative import jet_mass
 
-    model = gen.build_flow()
+    model = training.build_flow()
     meta = train.load_checkpoint(model, CHECKPOINT)
-    mass_model = gen.build_flow({"with_mass": True})
-    assert train.load_checkpoint(mass_model, CHECKPOINT.with_name(gen.CHECKPOINTS[True]))["with_mass"]
-    assert meta["class_name"] == "g" and meta["steps"] == gen.PRETRAIN["steps"]
-    (tr, _, te), st = gen.gluon_splits()
+    mass_model = training.build_flow({"with_mass": True})
+    assert train.load_checkpoint(mass_model, CHECKPOINT.with_name(training.CHECKPOINTS[True]))["with_mass"]
+    assert meta["class_name"] == "g" and meta["steps"] == training.PRETRAIN["steps"]
+    (tr, _, te), st = training.gluon_splits()
     out, mask = gen.sample_flow(model, gen.sample_multiplicity(tr.mask, 400, seed=0), st, seed=0)
     mass = jet_mass(out, mask)
     # the generated mass distribution sits where the real one does

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import hls, quant
+from jetkit import fpga
+from jetkit.fpga import hls
 from jetkit.fpga import FixedType, QMLP, QuantConfig
 
 pytestmark = [
@@ -33,8 +34,8 @@ def test_quantizer_matches_the_ap_fixed_library(tmp_path):
     hls4ml), on random values, ties and out-of-range values, signed and unsigned."""
     types = [FixedType(w, i, signed=s, rounding=r, overflow=o)
              for (w, i, s) in ((6, 3, True), (5, 2, False))
-             for r, o in itertools.product(quant.ROUNDING_MODES, quant.OVERFLOW_MODES)]
-    types += [FixedType(4, 6, rounding="RND", overflow=o) for o in quant.OVERFLOW_MODES]  # F < 0
+             for r, o in itertools.product(fpga.ROUNDING_MODES, fpga.OVERFLOW_MODES)]
+    types += [FixedType(4, 6, rounding="RND", overflow=o) for o in fpga.OVERFLOW_MODES]  # F < 0
     rng = np.random.default_rng(0)
     x = np.r_[rng.uniform(-20, 20, 300), np.arange(-80, 81) / 8.0, [0.0, 1e-9, -1e-9]]
     lines = [f'    {{ {t} v(x); std::printf("%.17g ", v.to_double()); }}'
@@ -84,7 +85,7 @@ def test_hls4ml_round_trip_is_bit_exact(small_net, tmp_path):
     seconds = hls.compile(hls_model)
     assert seconds > 0
     csim = hls.predict(hls_model, x)
-    emulated = quant.emulate(net, x)
+    emulated = fpga.emulate(net, x)
     agreement = hls.compare(csim, emulated)
     assert agreement["values_equal"] == 1.0, agreement
     assert np.array_equal(emulated, model.predict(x)[:, 0])  # and the JAX fake-quant model

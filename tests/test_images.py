@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from jetkit import images
+from jetkit.physics import images, preprocessing
 
 P = 16  # constituents per generated jet (fixed, so every example reuses one compiled function)
 NPIX, EXTENT = 15, 0.8  # odd: 0 is a pixel centre, not an edge
@@ -128,8 +128,8 @@ def test_rotated_input_gives_the_same_image(jet, quarter_turns):
     for _ in range(quarter_turns):  # (x, y) -> (-y, x): exact in floating point
         turned[:, 1], turned[:, 2] = -turned[:, 2].copy(), turned[:, 1].copy()
     opts = dict(center=True, rotate=True)
-    a = np.asarray(images.preprocess(particles, mask, flip=False, **opts))
-    b = np.asarray(images.preprocess(turned, mask, flip=False, **opts))
+    a = np.asarray(preprocessing.preprocess(particles, mask, flip=False, **opts))
+    b = np.asarray(preprocessing.preprocess(turned, mask, flip=False, **opts))
     np.testing.assert_allclose(a, b, atol=2e-5)
     assume(_far_from_edges(a, mask))
     ia = np.asarray(images.jet_image(particles, mask, NPIX, EXTENT, **opts))
@@ -143,8 +143,8 @@ def test_preprocessing_removes_any_rotation(jet, angle):
     particles, mask = jet
     gap, skew = _cov_shape(particles, mask)
     assume(mask.sum() >= 2 and gap > 0.05 and skew > 0.05)
-    a = np.asarray(images.preprocess(particles, mask, flip=False))
-    b = np.asarray(images.preprocess(_rotate_input(particles, mask, angle), mask, flip=False))
+    a = np.asarray(preprocessing.preprocess(particles, mask, flip=False))
+    b = np.asarray(preprocessing.preprocess(_rotate_input(particles, mask, angle), mask, flip=False))
     np.testing.assert_allclose(a, b, atol=1e-4)
 
 
@@ -153,27 +153,27 @@ def test_preprocessing_removes_any_rotation(jet, angle):
 def test_each_step_does_what_it_says(jet):
     particles, mask = jet
     w = particles[mask, 0].astype(np.float64)
-    c = np.asarray(images.center(particles, mask))[mask]
+    c = np.asarray(preprocessing.center(particles, mask))[mask]
     np.testing.assert_allclose((w[:, None] * c[:, 1:]).sum(0) / w.sum(), 0.0, atol=1e-5)
-    lead = np.asarray(images.center(particles, mask, method="leading"))[mask]
+    lead = np.asarray(preprocessing.center(particles, mask, method="leading"))[mask]
     assert np.allclose(lead[np.argmax(w), 1:], 0.0, atol=1e-7)
-    r = np.asarray(images.preprocess(particles, mask, flip=False))[mask]
+    r = np.asarray(preprocessing.preprocess(particles, mask, flip=False))[mask]
     d = r[:, 1:] - (w[:, None] * r[:, 1:]).sum(0) / w.sum()
     cxx, cyy, cxy = ((w * d[:, 0] ** 2).sum(), (w * d[:, 1] ** 2).sum(),
                      (w * d[:, 0] * d[:, 1]).sum())
     scale = cxx + cyy + 1e-12
     assert abs(cxy) <= 1e-4 * scale + 1e-9  # principal axes are the coordinate axes ...
     assert cyy >= cxx - 1e-4 * scale       # ... and the major one is vertical
-    f = np.asarray(images.flip(particles, mask))[mask]
+    f = np.asarray(preprocessing.flip(particles, mask))[mask]
     assert w[f[:, 1] > 0].sum() >= w[f[:, 1] < 0].sum()
     assert w[f[:, 2] > 0].sum() >= w[f[:, 2] < 0].sum()
-    f_full = np.asarray(images.flip(particles, mask))
-    np.testing.assert_array_equal(np.asarray(images.flip(f_full, mask)), f_full)  # idempotent
+    f_full = np.asarray(preprocessing.flip(particles, mask))
+    np.testing.assert_array_equal(np.asarray(preprocessing.flip(f_full, mask)), f_full)  # idempotent
     # Masked entries stay zero and pT is untouched.
-    full = np.asarray(images.preprocess(particles, mask))
+    full = np.asarray(preprocessing.preprocess(particles, mask))
     assert np.all(full[~mask] == 0)
     assert np.array_equal(full[:, 0], np.where(mask, particles[:, 0], 0))
-    z = np.asarray(images.preprocess(particles, mask, normalise=True))
+    z = np.asarray(preprocessing.preprocess(particles, mask, normalise=True))
     assert z[:, 0].sum() == pytest.approx(1.0, rel=1e-5)
 
 
@@ -189,7 +189,7 @@ def test_mirror_images_agree_after_flip(jet, data):
     mirrored = particles * np.array([1, sx, sy], np.float32)
     a = np.asarray(images.jet_image(particles, mask, NPIX, EXTENT, flip=True))
     b = np.asarray(images.jet_image(mirrored, mask, NPIX, EXTENT, flip=True))
-    assume(_far_from_edges(images.flip(particles, mask), mask))
+    assume(_far_from_edges(preprocessing.flip(particles, mask), mask))
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-4)
 
 
@@ -233,7 +233,7 @@ def test_real_jets_rotated_by_90_degrees(real_jets):
 def test_degenerate_jets_are_finite():
     single = np.zeros((P, 3), np.float32)
     single[0] = (100.0, 0.3, -0.2)
-    out = np.asarray(images.preprocess(single, normalise=True))
+    out = np.asarray(preprocessing.preprocess(single, normalise=True))
     assert np.all(np.isfinite(out)) and np.allclose(out[0], (1.0, 0.0, 0.0))
     # Nothing inside the window: normalising must not produce NaN.
     far = np.zeros((P, 3), np.float32)
@@ -298,7 +298,7 @@ def test_bad_particles_and_options():
     bad = good.copy()
     bad[1, 0, 0] = -1.0
     with pytest.raises(ValueError, match="negative"):
-        images.preprocess(bad, np.ones((2, 4), bool))
+        preprocessing.preprocess(bad, np.ones((2, 4), bool))
     with pytest.raises(ValueError, match="no unmasked"):
         images.jet_image(good, np.array([[True] * 4, [False] * 4]))
     with pytest.raises(ValueError, match="center"):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetkit import kinematics as K
+from jetkit.physics import kinematics as K
 
 finite = dict(allow_nan=False, allow_infinity=False)
 pts = st.floats(1.0, 1000.0, **finite)
@@ -105,3 +105,20 @@ def test_particles_to_p4_rejects_bad_input():
     nan[0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         K.particles_to_p4(nan, np.ones((1, 3), bool))
+
+
+@pytest.mark.parametrize("fn", [K.invariant_mass, K.p4_to_ptetaphim, K.rapidity])
+def test_four_vector_functions_reject_a_wrong_last_axis(fn):
+    with pytest.raises(ValueError, match=r"\(px, py, pz, E\)"):
+        fn(np.ones((3, 3)))
+
+
+def test_boost_and_dot_check_their_shapes():
+    with pytest.raises(ValueError, match="beta"):
+        K.boost(np.ones((2, 4)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        K.minkowski_dot(np.ones(4), np.ones(3))
+    with pytest.raises(ValueError, match="n_particles, 4"):
+        K.invariant_mass(np.ones(4))                       # a single vector: use p4_to_ptetaphim
+    with pytest.raises(ValueError, match="mask"):
+        K.invariant_mass(np.ones((2, 5, 4)), np.ones((2, 4), bool))

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import exercises, kinematics, metrics, tagging, train
+from jetkit import exercises, metrics, physics, train
+from jetkit.models import diagnostics
+from jetkit.physics import kinematics
 from jetkit.models import DeepSets, EdgeConvNet, JetCNN, LorentzInvariantNet, gnn
 from jetkit.models.inputs import particle_features
 
@@ -51,7 +53,7 @@ def test_permutation_invariance(name):
     model = _models()[name]
     parts, mask = _jets()
     x = particle_features(parts, mask)
-    assert tagging.permutation_check(model, np.asarray(x), mask, seed=1) < 1e-4
+    assert diagnostics.permutation_check(model, np.asarray(x), mask, seed=1) < 1e-4
 
 
 @pytest.mark.parametrize("name", ["deepsets", "edgeconv", "edgeconv_naive"])
@@ -118,7 +120,7 @@ def test_lorentz_model_is_boost_invariant():
         boosted = kinematics.boost(p4, jnp.asarray(beta, jnp.float32))
         assert not np.allclose(np.asarray(boosted), np.asarray(p4), atol=1.0)
         np.testing.assert_allclose(np.asarray(model(boosted, mask)), ref, atol=2e-3)
-    assert tagging.permutation_check(model, np.asarray(p4), mask) < 1e-4
+    assert diagnostics.permutation_check(model, np.asarray(p4), mask) < 1e-4
 
 
 def test_lorentz_model_sees_more_than_invariants_of_one_frame():
@@ -139,7 +141,7 @@ def test_cnn_shapes_and_bad_size():
 
 
 def test_tau32_mass_scores_rank_window_first():
-    s = tagging.tau32_mass_scores(np.array([170.0, 100.0, 180.0]), np.array([0.9, 0.1, 0.5]))
+    s = physics.tau32_mass_scores(np.array([170.0, 100.0, 180.0]), np.array([0.9, 0.1, 0.5]))
     assert list(np.argsort(-s)) == [2, 0, 1]
 
 
@@ -147,10 +149,10 @@ def test_evaluate_matches_metrics():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 2000)
     s = rng.normal(size=2000) + 1.5 * y
-    row = tagging.evaluate("x", y, s)
+    row = metrics.classification.evaluate("x", y, s)
     assert row["auc"] == pytest.approx(metrics.auc(y, s))
     assert row["rej50"] == pytest.approx(metrics.background_rejection(y, s, 0.5))
-    assert "x" in tagging.results_table([row])
+    assert "x" in metrics.results_table([row])
 
 
 def test_checkpoint_loads_and_tags(tmp_path):
@@ -161,8 +163,8 @@ def test_checkpoint_loads_and_tags(tmp_path):
     model = gnn.fast_edgeconv(nnx.Rngs(1))
     meta = train.load_checkpoint(model, CKPT)
     assert meta["n_particles"] == 32 and "pretrain_gnn.py" in entry["command"]
-    from jetkit import datasets
-    test = datasets.split(datasets.load("top_qcd"), seed=0).test[:600]
+    from jetkit import data
+    test = data.split(data.load("top_qcd"), seed=0).test[:600]
     n = meta["n_particles"]
     scores = train.predict(model, particle_features(test.particles[:, :n], test.mask[:, :n]),
                            test.mask[:, :n])[:, 0]

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from jetkit import images, plotting  # noqa: E402
+from jetkit import plotting  # noqa: E402
+from jetkit.physics import images  # noqa: E402
 
 
 @pytest.fixture
@@ -83,14 +84,14 @@ def test_plot_constituents_and_event(real_jets):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from jetkit import generate
+    from jetkit.data import events
 
     fig, (a, b) = plt.subplots(1, 2)
     plotting.plot_constituents(a, real_jets["particles"][0], real_jets["mask"][0], title="a jet")
     assert a.get_xlabel() == plotting.ETA_LABEL and "rad" in a.get_ylabel()
     with pytest.raises(ValueError):
         plotting.plot_constituents(a, real_jets["particles"][:2])
-    event = generate.generate_event("top_qcd", "top", seed=3)
+    event = events.generate_event("top_qcd", "top", seed=3)
     plotting.plot_event(b, event)
     assert "GeV" in b.get_legend().get_texts()[1].get_text()
     assert len(b.patches) == int(event["selected"][:4].sum())  # one circle per selected jet

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import exercises, fpga_cost, quant
+from jetkit import exercises, fpga
 from jetkit.models import MLP
 from jetkit.fpga import FixedType, QMLP, QuantConfig, quantize
 from jetkit.train import fit
@@ -35,14 +35,14 @@ OVERFLOW_TABLE = {
 }
 
 
-@pytest.mark.parametrize("mode", quant.ROUNDING_MODES)
+@pytest.mark.parametrize("mode", fpga.ROUNDING_MODES)
 def test_rounding_modes_match_hand_computed_values(mode):
     t = FixedType(4, 3, rounding=mode, overflow="SAT")
     assert np.asarray(t.quantize(jnp.array(X))).tolist() == ROUNDING_TABLE[mode]
     assert t.values(t.codes(X)).tolist() == ROUNDING_TABLE[mode]
 
 
-@pytest.mark.parametrize("mode", quant.OVERFLOW_MODES)
+@pytest.mark.parametrize("mode", fpga.OVERFLOW_MODES)
 def test_overflow_modes_match_hand_computed_values(mode):
     t = FixedType(4, 4, overflow=mode)
     assert np.asarray(t.quantize(jnp.array(X_OVF))).tolist() == OVERFLOW_TABLE[mode]
@@ -78,8 +78,8 @@ def test_type_names_round_trip_and_errors():
         FixedType(6, 2).codes([1.0, np.nan])
 
 
-@pytest.mark.parametrize("rounding", quant.ROUNDING_MODES)
-@pytest.mark.parametrize("overflow", quant.OVERFLOW_MODES)
+@pytest.mark.parametrize("rounding", fpga.ROUNDING_MODES)
+@pytest.mark.parametrize("overflow", fpga.OVERFLOW_MODES)
 def test_idempotent_on_grid_and_jax_equals_numpy(rounding, overflow):
     x = np.random.default_rng(1).normal(0, 6, 3000).astype(np.float32)
     t = FixedType(7, 3, rounding=rounding, overflow=overflow)
@@ -119,18 +119,18 @@ def test_dynamic_precision_does_not_recompile():
 def test_requantize_codes_is_the_float_cast():
     rng = np.random.default_rng(2)
     acc = rng.integers(-(2**20), 2**20, 5000)
-    for rounding in quant.ROUNDING_MODES:
-        for overflow in quant.OVERFLOW_MODES:
+    for rounding in fpga.ROUNDING_MODES:
+        for overflow in fpga.OVERFLOW_MODES:
             t = FixedType(6, 3, rounding=rounding, overflow=overflow)
             for from_frac in (9, 3, 1):  # shift right, no shift, shift left
                 expected = t.codes(np.ldexp(acc.astype(np.float64), -from_frac))
-                assert np.array_equal(quant.requantize_codes(acc, from_frac, t), expected)
+                assert np.array_equal(fpga.requantize_codes(acc, from_frac, t), expected)
 
 
 def test_integer_bits_for():
-    assert [quant.integer_bits_for(v) for v in (0.9, 1.0, 0.3, 5.0, 0.0)] == [1, 2, 0, 4, 1]
+    assert [fpga.integer_bits_for(v) for v in (0.9, 1.0, 0.3, 5.0, 0.0)] == [1, 2, 0, 4, 1]
     for v in (0.01, 0.49, 0.51, 3.99, 100.0):
-        t = FixedType(16, quant.integer_bits_for(v))
+        t = FixedType(16, fpga.integer_bits_for(v))
         assert t.max_value >= v - t.lsb and v < 2 ** (t.integer - 1) <= 2 * v + 1e-12
 
 
@@ -171,20 +171,20 @@ def test_integer_emulation_equals_fake_quant_model(qmodel, features):
     logits = model.predict(x)
     for e in range(4):
         net = model.export(e)
-        emulated = quant.emulate(net, x)
-        if quant.float32_exact(net):
+        emulated = fpga.emulate(net, x)
+        if fpga.float32_exact(net):
             assert np.array_equal(emulated, logits[:, e]), f"member {e}"
         else:  # 16 bits: float32 accumulation may round; nearly all values still agree
             assert np.mean(emulated == logits[:, e]) > 0.99
             np.testing.assert_allclose(emulated, logits[:, e], atol=4 * net.layers[-1].result_type.lsb)
-    assert [quant.float32_exact(model.export(e)) for e in range(4)] == [True, True, False, False]
+    assert [fpga.float32_exact(model.export(e)) for e in range(4)] == [True, True, False, False]
 
 
 def test_emulation_is_integer_arithmetic_of_the_types(qmodel, features):
     _, model = qmodel
     x, _ = features
     net = model.export(1)
-    codes, frac = quant.emulate_codes(net, x[:50])
+    codes, frac = fpga.emulate_codes(net, x[:50])
     assert codes.dtype == np.int64 and frac == net.layers[-1].result_type.fractional
     # hand-rolled float64 reference of the same firmware semantics
     h = net.input_type.values(net.input_type.codes(x[:50]))
@@ -193,9 +193,9 @@ def test_emulation_is_integer_arithmetic_of_the_types(qmodel, features):
         h = np.maximum(h, 0) if layer.activation else h
     assert np.array_equal(np.ldexp(codes.astype(float), -frac), h)
     with pytest.raises(ValueError, match="shape"):
-        quant.emulate(net, x[:, :5])
+        fpga.emulate(net, x[:, :5])
     with pytest.raises(ValueError, match="NaN"):
-        quant.emulate(net, np.full((2, 16), np.nan))
+        fpga.emulate(net, np.full((2, 16), np.nan))
     with pytest.raises(ValueError, match="NaN"):
         model.predict(np.full((2, 16), np.nan))
 
@@ -240,7 +240,7 @@ def test_qat_and_pruning_train_to_target_sparsity(features):
     model.configure(QuantConfig(6))
     steps = 4 * (len(x) // 128)
     model.schedule_pruning([0.0, 0.5, 0.8], begin_step=0, end_step=steps // 2)
-    hist = fit(model, (x, y), loss_fn=quant.ensemble_loss, epochs=4, batch_size=128,
+    hist = fit(model, (x, y), loss_fn=fpga.ensemble_loss, epochs=4, batch_size=128,
                progress=False, learning_rate=3e-3)
     assert hist.train_loss[-1] < hist.train_loss[0]
     assert int(model.step.get_value()) == steps
@@ -251,12 +251,12 @@ def test_qat_and_pruning_train_to_target_sparsity(features):
         net = model.export(e)
         n_weights = sum(layer.weight.size for layer in net.layers)
         # pruned (floor(target * n) per layer) plus weights that round to zero
-        assert quant.sparsity(net) >= target - len(net.layers) / n_weights
+        assert fpga.sparsity(net) >= target - len(net.layers) / n_weights
     # eval mode neither moves the schedule nor changes the masks
     model.predict(x)
     assert int(model.step.get_value()) == steps
     # the exported (pruned) network still equals the fake-quantized model bit for bit
-    assert np.array_equal(quant.emulate(model.export(2), x), model.predict(x)[:, 2])
+    assert np.array_equal(fpga.emulate(model.export(2), x), model.predict(x)[:, 2])
     with pytest.raises(ValueError, match="sparsity"):
         model.schedule_pruning(1.0, 0, 10)
 
@@ -273,7 +273,7 @@ def test_select_copies_members(qmodel, features):
 def test_standardizer_and_folding(features):
     x, _ = features
     raw = x * 40 + 7
-    s = quant.Standardizer.fit(raw)
+    s = fpga.Standardizer.fit(raw)
     z = s(raw)
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
     np.testing.assert_allclose(z.std(0), 1, atol=1e-4)
@@ -282,7 +282,7 @@ def test_standardizer_and_folding(features):
     np.testing.assert_allclose(raw.astype(np.float64) @ wf + bf, z.astype(np.float64) @ w + b,
                                rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="NaN"):
-        quant.Standardizer.fit(np.full((3, 2), np.nan))
+        fpga.Standardizer.fit(np.full((3, 2), np.nan))
     with pytest.raises(ValueError, match="features"):
         s(raw[:, :3])
     with pytest.raises(ValueError, match="NaN"):
@@ -295,13 +295,13 @@ def test_standardizer_and_folding(features):
 
 
 def test_effective_bits_and_csd():
-    assert fpga_cost.effective_bits([0, 1, 5, 12, -8, 7, -6]).tolist() == [0, 1, 3, 2, 1, 3, 2]
-    assert fpga_cost.csd_digits([0, 1, 7, 5, 15, -3, 11]).tolist() == [0, 1, 2, 2, 2, 2, 3]
+    assert fpga.cost.effective_bits([0, 1, 5, 12, -8, 7, -6]).tolist() == [0, 1, 3, 2, 1, 3, 2]
+    assert fpga.cost.csd_digits([0, 1, 7, 5, 15, -3, 11]).tolist() == [0, 1, 2, 2, 2, 2, 3]
 
 
 def test_cost_falls_with_bits_and_sparsity(qmodel, features):
     _, model = qmodel
-    costs = [fpga_cost.estimate(model.export(e)) for e in range(4)]  # 4, 6, 8, 16 bits
+    costs = [fpga.cost.estimate(model.export(e)) for e in range(4)]  # 4, 6, 8, 16 bits
     ebops = [c.ebops for c in costs]
     assert ebops == sorted(ebops) and ebops[0] < ebops[-1] / 4
     assert costs[0].dsp == 0 and costs[-1].dsp > 0  # narrow products go to LUTs
@@ -310,7 +310,7 @@ def test_cost_falls_with_bits_and_sparsity(qmodel, features):
     by_hand = 0
     b_a = net.input_type.width
     for layer in net.layers:
-        by_hand += int((b_a * fpga_cost.effective_bits(layer.weight_codes)).sum())
+        by_hand += int((b_a * fpga.cost.effective_bits(layer.weight_codes)).sum())
         b_a = layer.result_type.width - 1
     assert costs[1].ebops == by_hand
     assert costs[1].latency_ns == costs[1].latency_cycles * 5.0 and costs[1].latency_cycles > 4
@@ -320,9 +320,9 @@ def test_cost_falls_with_bits_and_sparsity(qmodel, features):
 def test_pareto_front():
     cost = [10, 20, 30, 15, 40, 30]
     acc = [0.5, 0.7, 0.6, 0.7, 0.8, 0.75]
-    assert fpga_cost.pareto_front(cost, acc).tolist() == [0, 3, 5, 4]
+    assert fpga.cost.pareto_front(cost, acc).tolist() == [0, 3, 5, 4]
     with pytest.raises(ValueError):
-        fpga_cost.pareto_front([1, 2], [0.5])
+        fpga.cost.pareto_front([1, 2], [0.5])
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import fpga_cost, metrics
+from jetkit import fpga, metrics
 from jetkit.fpga import QMLP, QuantConfig
 from jetkit.widgets.quantization import QuantizationExplorer
 
@@ -34,7 +34,7 @@ def _expected(model, member, bits, act_int, x, y):
     sub = model.select(member)
     sub.configure(QuantConfig(bits, act_int=act_int))
     logits = sub.predict(x)[:, 0]
-    return metrics.accuracy(y, logits), fpga_cost.estimate(sub.export(0)), logits
+    return metrics.accuracy(y, logits), fpga.cost.estimate(sub.export(0)), logits
 
 
 def test_sliders_drive_accuracy_roc_and_cost(setup):

@@ -107,3 +107,72 @@ def test_data_parallel_matches_single_device():
     proc = subprocess.run([sys.executable, "-c", MULTI_DEVICE], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _stepwise_losses(model, data, epochs, batch_size, lr, seed=0):
+    """Reference: one jitted optimiser step per batch, batches gathered on the host."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    opt = nnx.Optimizer(model, optax.adam(lr), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(m, o, batch):
+        loss, grads = nnx.value_and_grad(train.cross_entropy_loss)(m, batch)
+        o.update(m, grads)
+        return loss
+
+    n, out = len(data[0]), []
+    for epoch in range(epochs):
+        order = np.random.default_rng(seed + epoch).permutation(n)
+        losses = [step(model, opt, jax.tree_util.tree_map(lambda a: a[order[s * batch_size:(s + 1) * batch_size]], data))
+                  for s in range(n // batch_size)]
+        out.append(float(jnp.mean(jnp.stack(losses))))
+    return out
+
+
+def test_compiled_epoch_follows_the_stepwise_loop():
+    """One compiled program per epoch visits the same batches in the same order as a Python loop
+    of single steps, so the loss trajectory is the same up to float rounding."""
+    x, y = _two_blobs(1000)
+    ref = _stepwise_losses(MLP(4, 2, (16,), rngs=nnx.Rngs(0)), (x, y), 3, 64, 1e-2)
+    hist = train.fit(MLP(4, 2, (16,), rngs=nnx.Rngs(0)), (x, y), loss_fn=train.cross_entropy_loss,
+                     epochs=3, batch_size=64, learning_rate=1e-2, progress=False)
+    np.testing.assert_allclose(hist.train_loss, ref, rtol=1e-5)
+
+
+_TRACES: list[tuple] = []
+
+
+class _CountingMLP(nnx.Module):
+    """An MLP that records every trace (Python runs once per trace, not once per call)."""
+
+    def __init__(self):
+        self.net = MLP(4, 2, (8,), rngs=nnx.Rngs(0))
+
+    def __call__(self, x):
+        _TRACES.append(tuple(x.shape))
+        return self.net(x)
+
+
+def test_predict_compiles_once_and_pads_the_last_batch():
+    x, _ = _two_blobs(1000)
+    model = _CountingMLP()
+    _TRACES.clear()
+    out = train.predict(model, x, batch_size=300)          # batches of 300, 300, 300, 100 (padded)
+    assert out.shape == (1000, 2)
+    np.testing.assert_allclose(out, np.asarray(model.net(x)), rtol=1e-5, atol=1e-6)
+    assert set(_TRACES) == {(300, 4)}                     # one input shape for every batch
+    first = len(_TRACES)
+    train.predict(model, x, batch_size=300)
+    assert len(_TRACES) - first <= 1                      # the abstract shape check only: no recompile
+
+
+def test_predict_names_both_widths_when_inputs_do_not_fit():
+    x, _ = _two_blobs(50)
+    model = MLP(4, 2, (8,), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"width 5.*expects 4"):
+        train.predict(model, np.concatenate([x, x[:, :1]], axis=1))
+    with pytest.raises(ValueError, match="at least one"):
+        train.predict(model, x[:0])

@@ -8,7 +8,8 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 
-from jetkit import images, widgets
+from jetkit import widgets
+from jetkit.physics import images
 from jetkit.data import JetDataset
 
 matplotlib.use("Agg")
@@ -151,7 +152,7 @@ def test_live_ipympl_canvas(dataset, monkeypatch, name):
 
     previous = matplotlib.get_backend()
     plt.switch_backend("module://ipympl.backend_nbagg")
-    monkeypatch.setattr(widgets.matplotlib, "get_backend", lambda: name)
+    monkeypatch.setattr(widgets.canvas.matplotlib, "get_backend", lambda: name)
     try:
         v = widgets.JetImageViewer(dataset, npix=NPIX)
         assert isinstance(v.children[-1], W.DOMWidget) and v.children[-1] is v.fig.canvas
@@ -168,7 +169,10 @@ def test_every_explorer_is_importable_from_jetkit_widgets():
 
     from jetkit import widgets
 
-    for name, module in widgets._ELSEWHERE.items():
-        assert getattr(widgets, name) is getattr(importlib.import_module(module), name)
+    modules = {"JetImageViewer": "jet_images", "CutExplorer": "cuts", "LatentExplorer": "latent",
+               "QuantizationExplorer": "quantization"}
+    for name, module in modules.items():
+        assert getattr(widgets, name) is getattr(importlib.import_module(f"jetkit.widgets.{module}"), name)
+        assert name in widgets.__all__
     with pytest.raises(AttributeError):
         widgets.NoSuchExplorer  # noqa: B018

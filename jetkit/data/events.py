@@ -21,6 +21,36 @@ __all__ = ["clean_padding", "generate_chunk", "generate_event", "jet_arrays"]
 
 
 
+_BANNER_DONE = False
+
+
+def _fastjet():
+    """The ``fastjet`` module, with its one-time C++ banner ("#---- FastJet release ... Please
+    cite ...") swallowed: the first clustering runs with file descriptor 1 pointed at /dev/null.
+    The citation (Cacciari, Salam, Soyez, arXiv:1111.6097) is given in the docs instead."""
+    global _BANNER_DONE
+    import awkward as ak
+    import fastjet
+
+    if not _BANNER_DONE:
+        import os
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            one = ak.Array([{"px": 1.0, "py": 0.0, "pz": 0.0, "E": 1.0}])
+            fastjet.ClusterSequence(one, fastjet.JetDefinition(fastjet.antikt_algorithm, R_JET)).inclusive_jets()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_DONE = True
+    return fastjet
+
+
 def _pt_eta_phi(px, py, pz):
     pt = np.hypot(px, py)
     eta = np.arcsinh(np.divide(pz, pt, out=np.zeros_like(pz), where=pt > 0))
@@ -87,7 +117,8 @@ def generate_event(dataset: str = "top_qcd", class_name: str = "top", seed: int 
     particle's jet with pT > ``jet_pt_min`` [GeV], else -1), ``jets`` (n, 4) = (pT, eta, phi, m)
     sorted by pT, ``selected`` (n,) whether each jet would enter the dataset, and ``seed``."""
     import awkward as ak
-    import fastjet
+
+    fastjet = _fastjet()
 
     spec = DATASETS[dataset]
     names = [p.name for p in spec.classes]
@@ -139,7 +170,8 @@ def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: in
     ``particles`` (n, P, 3) float16, ``jets`` (n, 4) float32, ``n_constituents`` (n,) int16,
     ``n_events`` and ``seconds`` (wall time, for throughput reports)."""
     import awkward as ak
-    import fastjet
+
+    fastjet = _fastjet()
 
     spec = DATASETS[dataset] if isinstance(dataset, str) else dataset
     process = spec.classes[class_index]

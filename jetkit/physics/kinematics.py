@@ -9,6 +9,7 @@ as ``(pT, d_eta, d_phi)``; :func:`particles_to_p4` turns them back into four-vec
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from jetkit.validation import check_particles
 
@@ -27,6 +28,26 @@ __all__ = [
     "relative_coordinates",
     "wrap_phi",
 ]
+
+
+def _four_vectors(p4, name: str = "p4", min_ndim: int = 1):
+    """``p4`` as a JAX array after checking that its last axis holds (px, py, pz, E)."""
+    shape = np.shape(p4)
+    if len(shape) < min_ndim or shape[-1] != 4:
+        need = "(..., 4)" if min_ndim == 1 else "(..., n_particles, 4)"
+        raise ValueError(
+            f"{name} must have shape {need} with the last axis (px, py, pz, E) in GeV; got shape {shape}. "
+            "Turn (pT, eta, phi, m) into four-vectors with ptetaphim_to_p4, or constituents "
+            "(pT, d_eta, d_phi) with particles_to_p4."
+        )
+    return jnp.asarray(p4)
+
+
+def _velocity(beta):
+    shape = np.shape(beta)
+    if len(shape) < 1 or shape[-1] != 3:
+        raise ValueError(f"beta must have shape (..., 3) = (beta_x, beta_y, beta_z); got shape {shape}")
+    return jnp.asarray(beta)
 
 
 def wrap_phi(phi):
@@ -59,7 +80,7 @@ def p4_to_ptetaphim(p4):
     """(px, py, pz, E) -> (pT, eta, phi, m); m is clipped at 0 (rounding can make m^2 < 0).
 
     A vector with pT = 0 gets eta = 0 (instead of +-inf) so batched code never sees NaN."""
-    p4 = jnp.asarray(p4)
+    p4 = _four_vectors(p4)
     px, py, pz, e = (p4[..., i] for i in range(4))
     pt = jnp.hypot(px, py)
     safe_pt = jnp.where(pt > 0, pt, 1.0)
@@ -71,7 +92,7 @@ def p4_to_ptetaphim(p4):
 
 def rapidity(p4):
     """Rapidity y = 0.5 ln((E + pz) / (E - pz)); 0 for the zero vector."""
-    p4 = jnp.asarray(p4)
+    p4 = _four_vectors(p4)
     pz, e = p4[..., 2], p4[..., 3]
     ok = e > jnp.abs(pz)
     num = jnp.where(ok, e + pz, 1.0)
@@ -81,14 +102,17 @@ def rapidity(p4):
 
 def minkowski_dot(a, b):
     """Minkowski product a.b = E_a E_b - p_a . p_b [GeV^2] over the last axis."""
-    a, b = jnp.asarray(a), jnp.asarray(b)
+    a, b = _four_vectors(a, "a"), _four_vectors(b, "b")
     return a[..., 3] * b[..., 3] - jnp.sum(a[..., :3] * b[..., :3], axis=-1)
 
 
 def invariant_mass(p4, mask=None):
-    """Invariant mass [GeV] of the sum of the four-vectors on axis -2 (masked entries skipped)."""
-    p4 = jnp.asarray(p4)
+    """Invariant mass [GeV] of the sum of the four-vectors ``p4`` (..., P, 4) on axis -2 (masked
+    entries skipped); ``mask`` (..., P). For a single four-vector use ``p4_to_ptetaphim``."""
+    p4 = _four_vectors(p4, min_ndim=2)
     if mask is not None:
+        if np.shape(mask) != p4.shape[:-1]:
+            raise ValueError(f"mask must have shape {p4.shape[:-1]} (one flag per four-vector); got {np.shape(mask)}")
         p4 = jnp.where(jnp.asarray(mask)[..., None], p4, 0.0)
     total = p4.sum(axis=-2)
     return jnp.sqrt(jnp.clip(minkowski_dot(total, total), 0.0))
@@ -124,7 +148,7 @@ def boost(p4, beta):
     """Lorentz boost of four-vectors ``p4`` (..., 4) by velocity ``beta`` (..., 3), |beta| < 1.
 
     The boost takes a particle at rest to velocity +beta (active transformation)."""
-    p4, beta = jnp.asarray(p4), jnp.asarray(beta)
+    p4, beta = _four_vectors(p4), _velocity(beta)
     b2 = jnp.sum(beta * beta, axis=-1, keepdims=True)
     gamma = 1.0 / jnp.sqrt(1.0 - b2)
     p, e = p4[..., :3], p4[..., 3:4]
@@ -139,7 +163,7 @@ def boost_z(p4, y):
     """Longitudinal boost by rapidity ``y``: shifts every rapidity by +y, pT and phi unchanged.
 
     ``y`` must broadcast against ``p4[..., 0]`` (e.g. shape (N, 1) for (N, P, 4) inputs)."""
-    p4 = jnp.asarray(p4)
+    p4 = _four_vectors(p4)
     y = jnp.asarray(y)
     ch, sh = jnp.cosh(y), jnp.sinh(y)
     pz = p4[..., 2] * ch + p4[..., 3] * sh

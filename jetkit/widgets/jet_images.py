@@ -72,7 +72,7 @@ class JetImageViewer(W.VBox):
         self.jet_slider = W.IntSlider(value=0, min=0, max=len(self._labels) - 1, description="Jet",
                                       continuous_update=True)
         self.center_select = W.ToggleButtons(options=["off", "centroid", "leading"], value="off",
-                                             description="Center", style={"button_width": "84px"})
+                                             description="Center", style={"button_width": "auto"})
         self.rotate_check = W.Checkbox(value=False, description="rotate", indent=False)
         self.flip_check = W.Checkbox(value=False, description="flip", indent=False)
         self.normalise_check = W.Checkbox(value=False, description="normalise", indent=False)

@@ -32,7 +32,9 @@ code(r"""
 import numpy as np
 import matplotlib.pyplot as plt
 
-from jetkit import datasets, exercises, generate, images, kinematics, metrics, plotting, substructure
+from jetkit import data, exercises, metrics, physics, plotting
+from jetkit.data import events
+from jetkit.physics import images, kinematics
 from jetkit.widgets import JetImageViewer
 
 plotting.style()
@@ -79,7 +81,7 @@ an area proportional to its pT and coloured by its jet. The circled jets pass th
 """)
 
 code(r"""
-event = generate.generate_event("top_qcd", "top", seed=7)
+event = events.generate_event("top_qcd", "top", seed=7)
 fig, ax = plt.subplots(figsize=(9, 5))
 plotting.plot_event(ax, event)
 ax.set_title(rf"one Pythia 8 $t\bar{{t}}$ event, {len(event['pt'])} visible particles")
@@ -89,18 +91,18 @@ plt.show()
 md(r"""
 ## 3. The shipped datasets
 
-`datasets.load` checks the file against its sha256 in the manifest and returns a `JetDataset`.
+`data.load` checks the file against its sha256 in the manifest and returns a `JetDataset`.
 Arrays are **batch first and zero-padded**: `particles[i, k] = (pT [GeV], Δη, Δφ)` of the k-th
 hardest constituent of jet i, relative to the jet axis; `mask[i, k]` says whether that slot holds a
 real constituent. Every jetkit function takes `(particles, mask)` and ignores the padding.
 """)
 
 code(r"""
-top_qcd = datasets.load("top_qcd")   # tops vs QCD, pT 550-650 GeV, up to 64 constituents
-jet5 = datasets.load("jet5")         # g, q, t, W, Z at pT ~ 1 TeV, 30 constituents + 16 features
+top_qcd = data.load("top_qcd")   # tops vs QCD, pT 550-650 GeV, up to 64 constituents
+jet5 = data.load("jet5")         # g, q, t, W, Z at pT ~ 1 TeV, 30 constituents + 16 features
 for d in (top_qcd, jet5):
     print(f"{d.name:8s} {d.counts()}  particles {d.particles.shape}  mask {d.mask.shape}")
-print("regenerate with:", datasets.regenerate_command("top_qcd"))
+print("regenerate with:", data.regenerate_command("top_qcd"))
 """)
 
 md(r"""
@@ -279,8 +281,8 @@ reference C++ implementation (fjcontrib) to better than 1e-4 (see `tests/test_su
 
 code(r"""
 few = top_qcd[np.r_[0:1000, 25000:26000]]        # 1000 QCD + 1000 top jets
-tau32 = np.asarray(substructure.tau32(few.particles, few.mask))
-m_sd, _ = substructure.softdrop(few.particles, few.mask, zcut=0.1, beta=0.0)
+tau32 = np.asarray(physics.tau32(few.particles, few.mask))
+m_sd, _ = physics.softdrop(few.particles, few.mask, zcut=0.1, beta=0.0)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 plotting.hist_by_class(axes[0], tau32, few.labels, few.class_names, bins=40, range=(0, 1),
                        xlabel=r"$\tau_{32} = \tau_3 / \tau_2$")

@@ -45,14 +45,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
-from jetkit import datasets, diffprog, exercises, kinematics, neos, plotting
+from jetkit import data, exercises, plotting, stats
+from jetkit.physics import kinematics
+from jetkit.stats import neos
 from jetkit.models import MLP
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "small") == "full"
 N_PER_CLASS = 12_500 if FULL else 2_500   # jets per class that get substructure features
 STEPS = 1_500 if FULL else 400            # training steps of the networks in section 4
-jets = datasets.load("top_qcd")
+jets = data.load("top_qcd")
 print(jets.counts(), "| scale:", "full" if FULL else "small", "| JAX runs on:", jax.default_backend())
 """)
 
@@ -215,7 +217,7 @@ know which are tops. Model the expected count νᵢ in bin i as
 - **QCD**: a falling exponential n_qcd e^(−λ m), both normalised inside the window.
 
 The binned Poisson negative log-likelihood is NLL = Σᵢ [νᵢ − nᵢ + nᵢ ln(nᵢ/νᵢ)] (up to a
-constant). `diffprog.fit` minimises it with damped Newton steps — each step needs the gradient
+constant). `stats.fit` minimises it with damped Newton steps — each step needs the gradient
 and the Hessian, which JAX computes exactly — and returns the uncertainties from the inverse
 Hessian, cov = H⁻¹ (one standard deviation is where the NLL rises by ½).
 """)
@@ -226,18 +228,18 @@ counts, _ = np.histogram(jets.jets[:, 3], edges)
 
 def expected(p):
     # expected jets per bin: top peak (core + wide Gaussian) + exponential QCD
-    core = diffprog.gaussian_bin_fractions(edges, p["mu"], p["sigma"])
-    wide = diffprog.gaussian_bin_fractions(edges, p["mu"], p["sigma_wide"])
+    core = stats.gaussian_bin_fractions(edges, p["mu"], p["sigma"])
+    wide = stats.gaussian_bin_fractions(edges, p["mu"], p["sigma_wide"])
     top = p["n_top"] * (p["f_core"] * core + (1 - p["f_core"]) * wide)
-    return top + p["n_qcd"] * diffprog.exponential_bin_fractions(edges, p["slope"])
+    return top + p["n_qcd"] * stats.exponential_bin_fractions(edges, p["slope"])
 
 def nll(p):
-    return diffprog.poisson_nll(expected(p), counts)
+    return stats.poisson_nll(expected(p), counts)
 
 start = {"n_top": 20_000.0, "n_qcd": 10_000.0, "mu": 172.0, "sigma": 5.0,
          "sigma_wide": 20.0, "f_core": 0.5, "slope": 0.01}
 t0 = time.perf_counter()
-fit = diffprog.fit(nll, start)
+fit = stats.fit(nll, start)
 print(f"fit took {time.perf_counter() - t0:.1f} s (compilation included)\n{fit}")
 """)
 
@@ -266,15 +268,15 @@ with alternatives).
 Is the Hessian error at least a good statistical error? It approximates the NLL by a parabola
 at the minimum. The **profile likelihood** does not: hold the peak position μ at a value,
 refit all six other parameters, record ΔNLL. The 68 % interval is where ΔNLL < ½.
-`diffprog.profile_scan` reruns the same compiled Newton loop for every scan point.
+`stats.profile_scan` reruns the same compiled Newton loop for every scan point.
 """)
 
 code(r"""
 mu_hat, mu_err = fit.values["mu"], fit.errors["mu"]
 scan = np.linspace(mu_hat - 3 * mu_err, mu_hat + 3 * mu_err, 25)
 t0 = time.perf_counter()
-profile = diffprog.profile_scan(fit, "mu", scan)       # 25 refits of the other parameters
-lo, hi = diffprog.crossing_interval(scan, profile)      # where the profile crosses 1/2
+profile = stats.profile_scan(fit, "mu", scan)       # 25 refits of the other parameters
+lo, hi = stats.crossing_interval(scan, profile)      # where the profile crosses 1/2
 print(f"Hessian : mu = {mu_hat:.2f} ± {mu_err:.3f} GeV")
 print(f"profile : 68% interval [{lo:.2f}, {hi:.2f}] GeV, half-width {(hi - lo) / 2:.3f} GeV "
       f"({time.perf_counter() - t0:.1f} s for the scan)")
@@ -343,13 +345,13 @@ width T around the cut. `jax.grad` computes that derivative for us:
 
 code(r"""
 tau_axis = np.linspace(0.2, 1.0, 400)
-cut_below = functools.partial(diffprog.relaxed_cut, keep="below")
+cut_below = functools.partial(stats.relaxed_cut, keep="below")
 d_weight_d_cut = jax.vmap(jax.grad(cut_below, argnums=1), in_axes=(0, None, None))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for T in (0.1, 0.03, 0.01):
     axes[0].plot(tau_axis, cut_below(tau_axis, 0.6, T), label=f"T = {T}")
     axes[1].plot(tau_axis, d_weight_d_cut(tau_axis, 0.6, T), label=f"T = {T}")
-axes[0].plot(tau_axis, diffprog.hard_cut(tau_axis, 0.6, "below"), "k--", lw=1, label="hard cut")
+axes[0].plot(tau_axis, stats.hard_cut(tau_axis, 0.6, "below"), "k--", lw=1, label="hard cut")
 axes[0].set_ylabel("pass weight"); axes[1].set_ylabel(r"$\partial$ weight / $\partial c$")
 for ax in axes:
     ax.set_xlabel(r"$\tau_{32}$ of a jet (cut at $c$ = 0.6)"); ax.legend()
@@ -358,7 +360,7 @@ plt.tight_layout(); plt.show()
 
 md(r"""
 Now the analysis: keep jets with m_lo < m < m_hi and τ32 < c. With relaxed cuts the expected
-s and b — and hence Z — are smooth functions of θ = (m_lo, m_hi, c), and `diffprog.optimise_cuts`
+s and b — and hence Z — are smooth functions of θ = (m_lo, m_hi, c), and `stats.optimise_cuts`
 climbs the gradient of Z with Adam, lowering T step by step (*annealing*: smooth landscape first,
 sharp cuts at the end). The requirement of ≥ 20 simulated QCD jets enters as a penalty.
 We check the result against the brute-force answer: every combination on a fine grid.
@@ -370,15 +372,15 @@ KEEP = ("above", "below", "below")                     # m > m_lo, m < m_hi, tau
 F_train, y_train = F[is_train], y[is_train]
 schedule = np.array([10.0, 10.0, 0.04]) * np.geomspace(1, 1 / 8, 300)[:, None]  # T [GeV, GeV, 1]
 t0 = time.perf_counter()
-cuts, history = diffprog.optimise_cuts(F_train, y_train, w_train, init=[120.0, 240.0, 0.8], keep=KEEP,
+cuts, history = stats.optimise_cuts(F_train, y_train, w_train, init=[120.0, 240.0, 0.8], keep=KEEP,
                                        temperatures=schedule, steps=300, rel_unc=REL_UNC,
                                        min_background_mc=MIN_MC, penalty=1000.0)
-z_relaxed = float(diffprog.relaxed_cut_significance(cuts, F_train, y_train, w_train, None, KEEP, REL_UNC))
+z_relaxed = float(stats.relaxed_cut_significance(cuts, F_train, y_train, w_train, None, KEEP, REL_UNC))
 print(f"gradient ascent ({time.perf_counter() - t0:.1f} s): {cuts[0]:.1f} < m < {cuts[1]:.1f} GeV, "
       f"tau32 < {cuts[2]:.3f}  ->  Z = {z_relaxed:.2f} with hard cuts")
 grids = [np.arange(100, 200, 2.0), np.arange(150, 300, 2.0), np.arange(0.2, 1.0, 0.01)]
 t0 = time.perf_counter()
-z_grid, s_grid, b_grid = diffprog.grid_scan(F_train, y_train, w_train, grids, KEEP, REL_UNC,
+z_grid, s_grid, b_grid = stats.grid_scan(F_train, y_train, w_train, grids, KEEP, REL_UNC,
                                             min_background_mc=MIN_MC)
 best = np.unravel_index(np.argmax(z_grid), z_grid.shape)
 print(f"grid scan of {z_grid.size:,} combinations ({time.perf_counter() - t0:.1f} s): "
@@ -427,11 +429,11 @@ code(r"""
 @jax.jit
 def z_vs_tau_cut(c, T):  # relaxed tau32 cut at temperature T; mass window at T = 2 GeV
     thresholds = jnp.stack([cuts[0], cuts[1], c])
-    return diffprog.relaxed_cut_significance(thresholds, F_train, y_train, w_train,
+    return stats.relaxed_cut_significance(thresholds, F_train, y_train, w_train,
                                              jnp.stack([2.0, 2.0, T]), KEEP, REL_UNC)
 
 c_axis = jnp.linspace(0.3, 0.9, 301)
-z_hard = diffprog.grid_scan(F_train, y_train, w_train, [cuts[:1], cuts[1:2], c_axis], KEEP, REL_UNC,
+z_hard = stats.grid_scan(F_train, y_train, w_train, [cuts[:1], cuts[1:2], c_axis], KEEP, REL_UNC,
                             min_background_mc=MIN_MC)[0].ravel()
 c_axis = c_axis[np.argmax(z_hard > 0):]                 # only cuts that keep >= 20 simulated QCD jets
 z_hard = z_hard[-len(c_axis):]
@@ -487,7 +489,7 @@ binning, or the requirement of ≥ 20 simulated jets per bin.
 x → network → score ∈ (0, 1) → **soft histogram** (4 bins) → Z with σ_b = 20 % b per bin → loss = −Z.
 
 The hard histogram has no useful gradient (like the hard cut), so in training each jet spreads
-its weight over the bins with a Gaussian kernel of width 0.1 (`diffprog.soft_histogram`). A
+its weight over the bins with a Gaussian kernel of width 0.1 (`stats.soft_histogram`). A
 penalty keeps ≥ 20 simulated QCD jets in every bin. Both networks are identical (5 → 32 → 32 → 1),
 start from the same weights and get the same optimiser (Adam, full batch: a significance is a
 property of the whole sample, not of a mini-batch); only the loss differs. Evaluation uses hard
@@ -551,7 +553,7 @@ def z_above(t):
     passed = bce_train_scores > t
     s, b = w_train[passed & (y_train == 1)].sum(), w_train[passed & (y_train == 0)].sum()
     enough = (passed & (y_train == 0)).sum() >= MIN_MC
-    return float(diffprog.asimov_significance(s, b, REL_UNC * b)) if enough else 0.0
+    return float(stats.asimov_significance(s, b, REL_UNC * b)) if enough else 0.0
 
 my_cut = max(np.quantile(bce_train_scores, np.linspace(0, 1, 200, endpoint=False)), key=z_above)
 exercises.check("01_best_cut", my_cut, bce_train_scores, y_train, w_train, rel_unc=REL_UNC,
@@ -560,7 +562,7 @@ exercises.check("01_best_cut", my_cut, bce_train_scores, y_train, w_train, rel_u
 
 code(r"""
 t_bce, _ = neos.best_cut(bce_train_scores, y_train, w_train, REL_UNC, min_background_mc=MIN_MC)
-cut_pass = np.asarray(diffprog.relaxed_selection(F[~is_train], cuts, None, KEEP)) > 0
+cut_pass = np.asarray(stats.relaxed_selection(F[~is_train], cuts, None, KEEP)) > 0
 rows = {
     "cuts on m and tau32 (section 3)": neos.evaluate_cut(cut_pass, y_test, w_test, REL_UNC),
     "BCE network, 4 equal bins": results["BCE"],
@@ -613,7 +615,7 @@ shows.
 
 code(r"""
 %matplotlib widget
-from jetkit.widgets.cuts import CutExplorer
+from jetkit.widgets import CutExplorer
 
 in_window = (X[~is_train, 0] > cuts[0]) & (X[~is_train, 0] < cuts[1])
 tau32_test = X[~is_train, 2]

@@ -36,14 +36,15 @@ import jax, jax.numpy as jnp
 import matplotlib.pyplot as plt
 from flax import nnx
 
-from jetkit import datasets, exercises, images, kinematics, metrics, plotting, substructure, tagging, train
-from jetkit.models import MLP, JetCNN, DeepSets, EdgeConvNet, LorentzInvariantNet, gnn
+from jetkit import data, exercises, metrics, physics, plotting, train
+from jetkit.models import MLP, JetCNN, DeepSets, EdgeConvNet, LorentzInvariantNet, diagnostics, gnn
+from jetkit.physics import images, kinematics
 from jetkit.models.inputs import particle_features
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE") == "full"   # more jets and epochs on a GPU
 N_TRAIN, N_TEST, EPOCHS = (35000, 7500, 20) if FULL else (10000, 4000, 3)
-train_set, val_set, test_set = datasets.split(datasets.load("top_qcd"), seed=0)
+train_set, val_set, test_set = data.split(data.load("top_qcd"), seed=0)
 tr, te = train_set[:N_TRAIN], test_set[:N_TEST]
 print(f"training on {len(tr)} jets, testing on {len(te)} held-out jets {te.counts()}")
 """)
@@ -59,32 +60,32 @@ jet), so we compute it on the test jets only.
 
 code(r"""
 t0 = time.perf_counter()
-tau32_te = np.asarray(substructure.tau32(te.particles, te.mask))
-cut_scores = tagging.tau32_mass_scores(te.jets[:, 3], tau32_te)
+tau32_te = np.asarray(physics.tau32(te.particles, te.mask))
+cut_scores = physics.tau32_mass_scores(te.jets[:, 3], tau32_te)
 rows, scores = [], {}
-rows.append(tagging.evaluate("tau32 + mass window (cut)", te.labels, cut_scores, threshold=None,
+rows.append(metrics.classification.evaluate("tau32 + mass window (cut)", te.labels, cut_scores, threshold=None,
                              train_s=0.0, jets_per_s=len(te) / (time.perf_counter() - t0)))
 scores["tau32 + mass window (cut)"] = cut_scores
-print(tagging.results_table(rows))
+print(metrics.results_table(rows))
 """)
 
 md(r"""
-**High-level features + MLP.** Seven cheap observables per jet (`tagging.high_level_features`):
+**High-level features + MLP.** Seven cheap observables per jet (`physics.high_level_features`):
 mass, constituent multiplicity, girth Σ zᵢΔRᵢ, p_T^D = √Σp_T²/Σp_T, the leading constituent's
 momentum fraction, and the energy-correlator ratios C2, D2 (β = 1). Standardised, they feed the
 kit's `MLP` (64-32-32) trained by `train.fit`.
 """)
 
 code(r"""
-hlf_tr, names = tagging.high_level_features(tr)
-hlf_te, _ = tagging.high_level_features(te)
+hlf_tr, names = physics.high_level_features(tr)
+hlf_te, _ = physics.high_level_features(te)
 mu, sd = hlf_tr.mean(0), hlf_tr.std(0)
 mlp = MLP(len(names), 1, (64, 32, 32), rngs=nnx.Rngs(0))
-row, s = tagging.fit_and_evaluate("MLP on 7 features", mlp, ((hlf_tr - mu) / sd,), tr.labels,
+row, s = diagnostics.fit_and_evaluate("MLP on 7 features", mlp, ((hlf_tr - mu) / sd,), tr.labels,
                                   ((hlf_te - mu) / sd,), te.labels, epochs=2 * EPOCHS,
                                   batch_size=256, learning_rate=3e-3, seed=0)
 rows.append(row); scores[row["model"]] = s
-print(tagging.results_table(rows))
+print(metrics.results_table(rows))
 """)
 
 md(r"""
@@ -110,10 +111,10 @@ plt.show()
 
 code(r"""
 cnn = JetCNN(npix=32, channels=(4, 8, 8), hidden=32, rngs=nnx.Rngs(0))
-row, s = tagging.fit_and_evaluate("CNN on 32x32 images", cnn, (img_tr,), tr.labels[:n_img], (img_te,),
+row, s = diagnostics.fit_and_evaluate("CNN on 32x32 images", cnn, (img_tr,), tr.labels[:n_img], (img_te,),
                                   te.labels, epochs=EPOCHS, batch_size=128, learning_rate=2e-3, seed=0)
 rows.append(row); scores[row["model"]] = s
-print(tagging.results_table(rows[-1:]))
+print(metrics.results_table(rows[-1:]))
 """)
 
 md(r"""
@@ -134,10 +135,10 @@ P = 32   # leading constituents seen by the set and graph models
 x_tr, m_tr = np.asarray(particle_features(tr.particles[:, :P], tr.mask[:, :P])), tr.mask[:, :P]
 x_te, m_te = np.asarray(particle_features(te.particles[:, :P], te.mask[:, :P])), te.mask[:, :P]
 pfn = DeepSets(phi=(32, 32, 32), rho=(32, 32), rngs=nnx.Rngs(0))
-row, s = tagging.fit_and_evaluate("Deep Sets (PFN)", pfn, (x_tr, m_tr), tr.labels, (x_te, m_te),
+row, s = diagnostics.fit_and_evaluate("Deep Sets (PFN)", pfn, (x_tr, m_tr), tr.labels, (x_te, m_te),
                                   te.labels, epochs=2 * EPOCHS, batch_size=256, learning_rate=3e-3, seed=0)
 rows.append(row); scores[row["model"]] = s
-print(tagging.results_table(rows[-1:]))
+print(metrics.results_table(rows[-1:]))
 """)
 
 md(r"""
@@ -147,7 +148,7 @@ included) and compare the outputs. Any difference is float rounding in the sum.
 
 code(r"""
 # NBVAL_CHECK_OUTPUT
-delta = tagging.permutation_check(pfn, x_te[:256], m_te[:256], seed=1)
+delta = diagnostics.permutation_check(pfn, x_te[:256], m_te[:256], seed=1)
 print("Deep Sets: max |output change| under shuffling < 1e-4:", delta < 1e-4)
 """)
 
@@ -223,12 +224,12 @@ gnn_model = gnn.fast_edgeconv(nnx.Rngs(0))
 meta = train.load_checkpoint(gnn_model, "../data/checkpoints/edgeconv_top_qcd.npz")
 print("pretrained:", {k: meta[k] for k in ("epoch", "val_auc", "n_particles")})
 n_ft = 2000 if not FULL else N_TRAIN
-row, s = tagging.fit_and_evaluate("EdgeConv GNN (fine-tuned)", gnn_model, (x_tr[:n_ft], m_tr[:n_ft]),
+row, s = diagnostics.fit_and_evaluate("EdgeConv GNN (fine-tuned)", gnn_model, (x_tr[:n_ft], m_tr[:n_ft]),
                                   tr.labels[:n_ft], (x_te, m_te), te.labels, epochs=1,
                                   batch_size=128, learning_rate=1e-4, seed=0)
 row["train_s"] = f"{row['train_s']:.1f}+pre"
 rows.append(row); scores[row["model"]] = s
-print(tagging.results_table(rows[-1:]))
+print(metrics.results_table(rows[-1:]))
 """)
 
 code(r"""
@@ -236,7 +237,7 @@ code(r"""
 cut = rows[0]
 print("GNN AUC > 0.97:", row["auc"] > 0.97)
 print("GNN rejection at eps_S = 0.3 at least 2x the tau32+mass cut:", row["rej30"] >= 2 * cut["rej30"])
-print("GNN permutation invariant:", tagging.permutation_check(gnn_model, x_te[:128], m_te[:128]) < 1e-4)
+print("GNN permutation invariant:", diagnostics.permutation_check(gnn_model, x_te[:128], m_te[:128]) < 1e-4)
 """)
 
 md(r"""
@@ -257,11 +258,11 @@ ml_tr, ml_te = tr.mask[:, :PL], te.mask[:, :PL]
 p4_tr = kinematics.particles_to_p4(tr.particles[:, :PL], ml_tr)   # (N, PL, 4), jet frame [GeV]
 p4_te = kinematics.particles_to_p4(te.particles[:, :PL], ml_te)
 lorentz = LorentzInvariantNet(channels=16, node=(16,), head=(16,), rngs=nnx.Rngs(0))
-row, s = tagging.fit_and_evaluate("Lorentz-invariant net", lorentz, (p4_tr, ml_tr), tr.labels,
+row, s = diagnostics.fit_and_evaluate("Lorentz-invariant net", lorentz, (p4_tr, ml_tr), tr.labels,
                                   (p4_te, ml_te), te.labels, epochs=EPOCHS, batch_size=256,
                                   learning_rate=5e-3, seed=0)
 rows.append(row); scores[row["model"]] = s
-print(tagging.results_table(rows[-1:]))
+print(metrics.results_table(rows[-1:]))
 """)
 
 code(r"""
@@ -284,7 +285,7 @@ inference after compilation.
 """)
 
 code(r"""
-print(tagging.results_table(rows))
+print(metrics.results_table(rows))
 fig, ax = plt.subplots(figsize=(7, 5))
 for name, s in scores.items():
     fpr, tpr, _ = metrics.roc_curve(te.labels, s)

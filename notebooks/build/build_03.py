@@ -36,9 +36,10 @@ import numpy as np
 import matplotlib.pyplot as plt
 from flax import nnx
 
-from jetkit import anomaly, datasets, exercises, metrics, plotting, train
+from jetkit import data, exercises, metrics, plotting, stats, train
+from jetkit.models import autoencoders, inputs
 from jetkit.models.autoencoders import AE, VAE, ae_loss, vae_loss
-from jetkit.widgets.latent import LatentExplorer
+from jetkit.widgets import LatentExplorer
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "") == "full"   # more jets, more epochs (GPU)
@@ -84,14 +85,14 @@ We train on QCD jets of `top_qcd` (pT 550–650 GeV) and keep the top jets for t
 
 code(r"""
 t0 = time.perf_counter()
-top_qcd = datasets.load("top_qcd")
-tr, va, te = datasets.split(top_qcd, seed=0)
+top_qcd = data.load("top_qcd")
+tr, va, te = data.split(top_qcd, seed=0)
 qcd_train = tr.of_class("qcd")[np.arange(N_TRAIN or len(tr.of_class("qcd")))]
 qcd_val = va.of_class("qcd")[np.arange(1000 if not FULL else len(va.of_class("qcd")))]
 test = te[np.arange(N_TEST or len(te))]
-X_train = anomaly.prepare_images(qcd_train, npix=NPIX)
-X_val = anomaly.prepare_images(qcd_val, npix=NPIX)
-X_test = anomaly.prepare_images(test, npix=NPIX)
+X_train = inputs.prepare_images(qcd_train, npix=NPIX)
+X_val = inputs.prepare_images(qcd_val, npix=NPIX)
+X_test = inputs.prepare_images(test, npix=NPIX)
 print(f"train {X_train.shape}, test {X_test.shape} ({np.bincount(test.labels)} qcd/top), "
       f"{time.perf_counter() - t0:.0f} s")
 """)
@@ -99,7 +100,7 @@ print(f"train {X_train.shape}, test {X_test.shape} ({np.bincount(test.labels)} q
 code(r"""
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 for ax, name in zip(axes, top_qcd.class_names):
-    mean = anomaly.to_image(X_test[test.labels == top_qcd.class_names.index(name)]).mean(0)
+    mean = inputs.to_image(X_test[test.labels == top_qcd.class_names.index(name)]).mean(0)
     im = ax.imshow(mean, origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), norm="log", vmin=1e-5)
     ax.set(title=f"average {name} jet", xlabel="Δη (rotated)", ylabel="Δφ (rotated)")
     fig.colorbar(im, ax=ax, label="pT fraction")
@@ -118,7 +119,7 @@ code(r"""
 ae = AE((NPIX, NPIX), latent_dim=LATENT, hidden=(HIDDEN,), rngs=nnx.Rngs(0))
 hist_ae = train.fit(ae, (X_train,), (X_val,), loss_fn=ae_loss, epochs=EPOCHS, batch_size=256,
                     learning_rate=2e-3, seed=0, description="AE on QCD")
-scores_ae = anomaly.scores(ae, X_test)
+scores_ae = autoencoders.anomaly_scores(ae, X_test)
 print(f"AE: {len(hist_ae.train_loss)} epochs in {hist_ae.seconds:.0f} s, "
       f"val MSE {hist_ae.val_loss[-1]:.2e}")
 """)
@@ -129,7 +130,7 @@ plotting.hist_by_class(axes[0], np.log10(scores_ae["MSE"]), test.labels, top_qcd
                        bins=50, xlabel="log10 reconstruction MSE [a.u.]")
 axes[0].set_title("AE trained on QCD only")
 i = np.flatnonzero(test.labels == 1)[0]
-axes[1].imshow(np.hstack([anomaly.to_image(X_test[i]), anomaly.to_image(ae(X_test[i:i + 1])[0])]),
+axes[1].imshow(np.hstack([inputs.to_image(X_test[i]), inputs.to_image(ae(X_test[i:i + 1])[0])]),
                origin="lower", extent=(-0.8, 2.4, -0.8, 0.8), norm="log", vmin=1e-4)
 axes[1].set(title="a top jet (left) and its reconstruction (right)", xlabel="Δη (rotated, two panels)",
             ylabel="Δφ (rotated)")
@@ -155,10 +156,10 @@ code(r"""
 vae = VAE((NPIX, NPIX), latent_dim=LATENT, hidden=(HIDDEN,), rngs=nnx.Rngs(0))
 hist_vae = train.fit(vae, (X_train,), (X_val,), loss_fn=functools.partial(vae_loss, beta=1.0),
                      epochs=EPOCHS, batch_size=256, learning_rate=2e-3, seed=0, description="VAE on QCD")
-scores_vae = anomaly.scores(vae, X_test)
-rows_top = (anomaly.evaluate(test.labels, scores_ae, name="AE")
-            + anomaly.evaluate(test.labels, scores_vae, name="VAE"))
-print(anomaly.format_table(rows_top))
+scores_vae = autoencoders.anomaly_scores(vae, X_test)
+rows_top = (metrics.anomaly.evaluate(test.labels, scores_ae, name="AE")
+            + metrics.anomaly.evaluate(test.labels, scores_vae, name="VAE"))
+print(metrics.anomaly.format_table(rows_top))
 """)
 
 code(r"""
@@ -214,22 +215,22 @@ held-out q + g jets of the same sample.
 """)
 
 code(r"""
-jet5 = datasets.load("jet5")
-j_tr, j_va, j_te = datasets.split(jet5, seed=0)
+jet5 = data.load("jet5")
+j_tr, j_va, j_te = data.split(jet5, seed=0)
 qg = np.flatnonzero(np.isin(j_tr.labels, [jet5.class_names.index(c) for c in ("q", "g")]))
 qg_train = j_tr[qg[:N_TRAIN]]                        # background only: quark and gluon jets
 j_test = j_te[np.arange(N_TEST5 or len(j_te))]
-X5_train = anomaly.prepare_images(qg_train, npix=NPIX)
-X5_test = anomaly.prepare_images(j_test, npix=NPIX)
+X5_train = inputs.prepare_images(qg_train, npix=NPIX)
+X5_test = inputs.prepare_images(j_test, npix=NPIX)
 vae5 = VAE((NPIX, NPIX), latent_dim=LATENT, hidden=(HIDDEN,), rngs=nnx.Rngs(0))
 train.fit(vae5, (X5_train,), None, loss_fn=functools.partial(vae_loss, beta=1.0), epochs=EPOCHS,
           batch_size=256, learning_rate=2e-3, seed=0, description="VAE on q+g at 1 TeV")
-scores5 = anomaly.scores(vae5, X5_test)
+scores5 = autoencoders.anomaly_scores(vae5, X5_test)
 rows_1tev = []
 for signal in ("t", "w", "z"):
-    idx, y = anomaly.one_vs_background(j_test, signal, ("q", "g"))
-    rows_1tev += anomaly.evaluate(y, {k: v[idx] for k, v in scores5.items()}, name=f"VAE5 {signal}")
-print(anomaly.format_table(rows_1tev))
+    idx, y = data.one_vs_background(j_test, signal, ("q", "g"))
+    rows_1tev += metrics.anomaly.evaluate(y, {k: v[idx] for k, v in scores5.items()}, name=f"VAE5 {signal}")
+print(metrics.anomaly.format_table(rows_1tev))
 """)
 
 code(r"""
@@ -249,7 +250,7 @@ for label, s, ls in [("AE MSE", scores_ae["MSE"], "-"), ("VAE MSE", scores_vae["
     plotting.roc_curve_plot(axes[0], eff_s=tpr, eff_b=fpr, label=label, ls=ls)
 axes[0].set_title("top vs QCD, 600 GeV (trained on QCD)")
 for signal in ("t", "w", "z"):
-    idx, y = anomaly.one_vs_background(j_test, signal, ("q", "g"))
+    idx, y = data.one_vs_background(j_test, signal, ("q", "g"))
     for key, ls in [("MSE", "-"), ("R_z", "--")]:
         fpr, tpr, _ = metrics.roc_curve(y, scores5[key][idx])
         plotting.roc_curve_plot(axes[1], eff_s=tpr, eff_b=fpr, label=f"{signal} ({key})", ls=ls)
@@ -269,12 +270,12 @@ simple ones. The latent scores KL and R_z stay near (or below) random for all th
 ### Exercise 2: a trigger-style threshold
 
 A trigger must fix its background rate. Using the AE scores of the **QCD validation jets**
-(`anomaly.scores(ae, X_val)["MSE"]`), find the threshold that lets 1 % of the background
+(`autoencoders.anomaly_scores(ae, X_val)["MSE"]`), find the threshold that lets 1 % of the background
 through, then read off the top efficiency at that cut.
 """)
 
 code(r"""
-val_scores = anomaly.scores(ae, X_val)["MSE"]
+val_scores = autoencoders.anomaly_scores(ae, X_val)["MSE"]
 my_cut = 0.0                   # replace with your threshold
 exercises.check("03_threshold", my_cut, val_scores, 0.01);
 """)
@@ -299,9 +300,9 @@ number of bright pixels), not novelty (arXiv:2104.09051, 1808.08992).
 code(r"""
 top_train = tr.of_class("top")[np.arange(N_TRAIN or len(tr.of_class("top")))]
 ae_top = AE((NPIX, NPIX), latent_dim=LATENT, hidden=(HIDDEN,), rngs=nnx.Rngs(0))
-train.fit(ae_top, (anomaly.prepare_images(top_train, npix=NPIX),), None, loss_fn=ae_loss,
+train.fit(ae_top, (inputs.prepare_images(top_train, npix=NPIX),), None, loss_fn=ae_loss,
           epochs=EPOCHS, batch_size=256, learning_rate=2e-3, seed=0, description="AE on tops")
-mse_top_ae = anomaly.scores(ae_top, X_test)["MSE"]
+mse_top_ae = autoencoders.anomaly_scores(ae_top, X_test)["MSE"]
 auc_inverted = metrics.auc(1 - test.labels, mse_top_ae)   # QCD is the "anomaly" now
 """)
 
@@ -319,7 +320,7 @@ bins = np.arange(10, 131, 10)
 n_const = test.n_constituents
 for s, name, ls in [(scores_ae["MSE"], "AE trained on QCD", "-"), (mse_top_ae, "AE trained on tops", "--")]:
     for c, cname in enumerate(top_qcd.class_names):
-        x, m = anomaly.profile(n_const[test.labels == c], s[test.labels == c], bins)
+        x, m = stats.profile(n_const[test.labels == c], s[test.labels == c], bins)
         axes[1].plot(x, m, ls=ls, marker="o", ms=3, label=f"{name}: {cname} jets")
 axes[1].set(yscale="log", xlabel="number of constituents", ylabel="mean reconstruction MSE [a.u.]",
             title="mean error against multiplicity")
@@ -352,7 +353,7 @@ explorer = LatentExplorer(
     decode=lambda z: np.asarray(vae.decode(z)),
     data=X_test, labels=test.labels, class_names=top_qcd.class_names,
     scores={"log10 MSE": np.log10(scores_vae["MSE"]), "R_z": scores_vae["R_z"]},
-    to_image=anomaly.to_image, max_points=2000)
+    to_image=inputs.to_image, max_points=2000)
 explorer.interp_slider.value = 0.5                          # halfway between a QCD and a top jet
 explorer
 """)

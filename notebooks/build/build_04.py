@@ -38,8 +38,11 @@ import numpy as np
 import matplotlib.pyplot as plt
 from flax import nnx
 
-from jetkit import exercises, generative_metrics as gm, images, plotting, train
+from jetkit import exercises, metrics, plotting, train
+from jetkit.data.generate import pythia_jets_per_second
 from jetkit.models import generative as gen
+from jetkit.models import generative_training as training
+from jetkit.physics import images
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "") == "full"   # more epochs/bootstraps with a GPU
@@ -61,7 +64,7 @@ canonical, so plain MLPs can model it. Padded slots are 0 and carry no loss.
 """)
 
 code(r"""
-(train_jets, val_jets, test_jets), std = gen.gluon_splits("g", seed=0)
+(train_jets, val_jets, test_jets), std = training.gluon_splits("g", seed=0)
 train_data = gen.model_inputs(train_jets.particles, train_jets.mask, std)
 val_data = gen.model_inputs(val_jets.particles, val_jets.mask, std)
 n_train = train_jets.mask.sum(1)
@@ -105,7 +108,7 @@ have, but the Gaussian prior and the blurry decoder average over the fine struct
 code(r"""
 x_test, _, nfrac_test = gen.model_inputs(test_jets.particles, test_jets.mask, std)
 mu, logvar = nnx.jit(lambda m, x, c: m.encode(x, c))(vae, x_test, nfrac_test)
-mass_test = gm.jet_mass(test_jets.particles, test_jets.mask)
+mass_test = metrics.generative.jet_mass(test_jets.particles, test_jets.mask)
 fig, ax = plt.subplots(figsize=(6.2, 5))
 sc = ax.scatter(mu[:, 0], mu[:, 1], c=mass_test, s=4, cmap="viridis", vmax=300)
 fig.colorbar(sc, ax=ax, label="jet mass [GeV]")
@@ -130,13 +133,13 @@ One epoch (27 steps) runs live below to show the loop; a good model needs about 
 """)
 
 code(r"""
-flow = gen.build_flow()                      # same architecture as the checkpoint
+flow = training.build_flow()                      # same architecture as the checkpoint
 hist_flow = train.fit(flow, train_data, val_data, loss_fn=gen.flow_matching_loss,
                       epochs=60 if FULL else 1, batch_size=256, learning_rate=1e-3, seed=0,
                       description="flow matching")
 print(f"live training: {hist_flow.steps} steps in {hist_flow.seconds:.0f} s, validation loss "
       f"{hist_flow.val_loss[-1]:.0f} (the pretrained model: about 110 after 12k steps)")
-meta = train.load_checkpoint(flow, "../data/checkpoints/" + gen.CHECKPOINTS[False])
+meta = train.load_checkpoint(flow, "../data/checkpoints/" + training.CHECKPOINTS[False])
 print(f"loaded the pretrained model ({meta['steps']} steps, EMA weights)")
 flow_jets = gen.sample_flow(flow, mult, std, seed=1, steps=16)
 """)
@@ -153,12 +156,12 @@ constituents *realise* the requested mass; W1P, FPD and KPD stay independent tes
 """)
 
 code(r"""
-flow_m = gen.build_flow({"with_mass": True})
-meta_m = train.load_checkpoint(flow_m, "../data/checkpoints/" + gen.CHECKPOINTS[True])
+flow_m = training.build_flow({"with_mass": True})
+meta_m = train.load_checkpoint(flow_m, "../data/checkpoints/" + training.CHECKPOINTS[True])
 mult_m, cond_m = gen.sample_conditions(train_jets.particles, train_jets.mask, len(test_jets), std, seed=1)
 flow_m_jets = gen.sample_flow(flow_m, mult_m, std, seed=1, steps=16, cond=cond_m)
 requested = np.exp(cond_m[:, 1] * std.log_mass_std + std.log_mass_mean)
-realised = gm.jet_mass(*flow_m_jets)
+realised = metrics.generative.jet_mass(*flow_m_jets)
 print(f"mass-conditioned flow ({meta_m['steps']} steps): median |realised - requested| mass "
       f"= {np.median(np.abs(realised - requested)):.1f} GeV")
 """)
@@ -172,7 +175,7 @@ flow-matching model (16 midpoint steps = 32 network evaluations per jet).
 """)
 
 code(r"""
-pythia = gen.pythia_jets_per_second("g", events=50)
+pythia = pythia_jets_per_second("g", events=50)
 model = gen.time_sampler(lambda n: gen.sample_flow(flow, np.full(n, 30), std, seed=2), n=2000)
 speedup = model["jets_per_second"] / pythia["jets_per_second"]
 print(f"Pythia 8 + FastJet: {pythia['jets']} jets in {pythia['seconds']:.1f} s "
@@ -204,8 +207,8 @@ bins = [np.linspace(0, 400, 41), np.linspace(-7, 0, 36), np.linspace(-0.8, 0.8, 
 labels = ["jet mass [GeV]", r"$\log(p_T / p_{T,\mathrm{jet}})$", r"particle $\Delta\eta$",
           r"particle $\Delta\phi$ [rad]"]
 for name, (p, m) in samples.items():
-    pf = gm.particle_features(p, m)
-    values = [gm.jet_mass(p, m), np.log(pf[:, 0]), pf[:, 1], pf[:, 2]]
+    pf = metrics.generative.particle_features(p, m)
+    values = [metrics.generative.jet_mass(p, m), np.log(pf[:, 0]), pf[:, 1], pf[:, 2]]
     for ax, v, b in zip(axes, values, bins):
         ax.hist(v, bins=b, density=True, histtype="step", lw=1.6, label=name)
 for ax, lab in zip(axes, labels):
@@ -245,7 +248,7 @@ Following arXiv:2211.10295 (and the JetNet benchmark, arXiv:2106.11535):
 - **KPD**: the unbiased squared maximum mean discrepancy (MMD²) with the cubic polynomial kernel
   k(x, y) = (x·y/d + 1)³; zero on average for identical distributions, no Gaussian assumption.
 
-Jet-level features for FPD/KPD (`gm.FEATURE_NAMES`): mass, pT and logs of energy correlators
+Jet-level features for FPD/KPD (`metrics.generative.FEATURE_NAMES`): mass, pT and logs of energy correlators
 e₂, C₂, D₂ (arXiv:1305.0007, 1409.6298), standardised with the truth sample. **Every value needs
 a reference**: two independent sets of Pythia jets of the same size do not give zero. The
 *truth-vs-truth* row compares the validation jets with the test jets, and ± is the bootstrap
@@ -253,11 +256,11 @@ standard deviation.
 
 ### Exercise 1: W1 by hand
 For two samples of the same size, W1 has a one-line formula. Compute W1 between the test-jet
-masses `mass_test` and the flow's masses `mass_flow` without calling `gm.w1`.
+masses `mass_test` and the flow's masses `mass_flow` without calling `metrics.generative.w1`.
 """)
 
 code(r"""
-mass_flow = gm.jet_mass(*flow_jets)
+mass_flow = metrics.generative.jet_mass(*flow_jets)
 my_w1 = None   # your code here
 exercises.check("04_w1_by_hand", my_w1, mass_test, mass_flow);
 """)
@@ -272,8 +275,8 @@ code(r"""
 reference = (test_jets.particles, test_jets.mask)
 candidates = {"truth vs truth": (val_jets.particles, val_jets.mask), "VAE": vae_jets,
               "flow matching": flow_jets, "flow | n, m": flow_m_jets}
-table = gm.evaluate(reference, candidates, n_boot=30 if FULL else 8, seed=0)
-print(gm.format_table(table))
+table = metrics.generative.evaluate(reference, candidates, n_boot=30 if FULL else 8, seed=0)
+print(metrics.generative.format_table(table))
 """)
 
 code(r"""
@@ -304,9 +307,9 @@ validation set) and break them on purpose:
 code(r"""
 broken = {"truth vs truth": (val_jets.particles, val_jets.mask)}
 for kind in ("smeared mass", "shuffled between jets", "wrong multiplicity", "collapsed modes"):
-    broken[kind] = gen.distort(val_jets.particles, val_jets.mask, kind, seed=3)
-table_broken = gm.evaluate(reference, broken, n_boot=30 if FULL else 8, seed=0)
-print(gm.format_table(table_broken))
+    broken[kind] = metrics.generative.distort(val_jets.particles, val_jets.mask, kind, seed=3)
+table_broken = metrics.generative.evaluate(reference, broken, n_boot=30 if FULL else 8, seed=0)
+print(metrics.generative.format_table(table_broken))
 """)
 
 code(r"""

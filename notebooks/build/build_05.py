@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
-from jetkit import datasets, exercises, fpga_cost, metrics, plotting, quant, quant_plots, train
+from jetkit import data, exercises, fpga, metrics, plotting, train
 from jetkit.models import MLP
 from jetkit.fpga import FixedType, QMLP, QuantConfig
 
@@ -66,9 +66,9 @@ $W' = W/\sigma$, $b' = b - (\mu/\sigma)\,W$. We keep the scaler explicit so both
 """)
 
 code(r"""
-jet5 = datasets.load("jet5")
-train_set, val_set, test_set = datasets.split(jet5, seed=0)
-scaler = quant.Standardizer.fit(train_set.hlf)
+jet5 = data.load("jet5")
+train_set, val_set, test_set = data.split(jet5, seed=0)
+scaler = fpga.Standardizer.fit(train_set.hlf)
 x_train, x_val, x_test = (scaler(s.hlf) for s in (train_set, val_set, test_set))
 y_train, y_val, y_test = train_set.labels, val_set.labels, test_set.labels
 classes = jet5.class_names
@@ -95,8 +95,8 @@ print(f"float test accuracy: {acc_float:.3f}")
 
 code(r"""
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-aucs = quant_plots.one_vs_rest_roc(ax1, y_test, logits_float, classes)
-quant_plots.confusion(ax2, y_test, logits_float.argmax(1), classes)
+aucs = plotting.fpga.one_vs_rest_roc(ax1, y_test, logits_float, classes)
+plotting.fpga.confusion(ax2, y_test, logits_float.argmax(1), classes)
 plt.tight_layout(); plt.show()
 """)
 
@@ -155,7 +155,7 @@ for x in (0.3, 0.3125, -0.3125, 3.9, 100.0):
     print(f"x = {x:8.4f} -> {t}: {t.values(t.codes(x)):7.4f}   {wrap}: {wrap.values(wrap.codes(x)):7.4f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-quant_plots.quantizer_modes(axes, width=4, integer=2)
+plotting.fpga.quantizer_modes(axes, width=4, integer=2)
 plt.tight_layout(); plt.show()
 """)
 
@@ -238,7 +238,7 @@ for e, bits in enumerate(QAT_BITS + [6] * len(SPARSITY)):
     qat.configure(QuantConfig(bits), member=e)
 steps = EPOCHS_QAT * (len(x_train) // BATCH)
 qat.schedule_pruning([0.0] * len(QAT_BITS) + SPARSITY, begin_step=0, end_step=steps // 2)
-history_qat = train.fit(qat, (x_train, y_train), (x_val, y_val), loss_fn=quant.ensemble_loss,
+history_qat = train.fit(qat, (x_train, y_train), (x_val, y_val), loss_fn=fpga.ensemble_loss,
                         epochs=EPOCHS_QAT, batch_size=BATCH, learning_rate=1e-3, seed=1,
                         restore_best=False, description="QAT + pruning")
 logits_qat = qat.predict(x_test)
@@ -248,7 +248,7 @@ print(f"{len(names)} networks trained for {EPOCHS_QAT} epochs in {history_qat.se
 
 code(r"""
 fig, ax = plt.subplots(figsize=(7, 5))
-quant_plots.accuracy_vs_bits(ax, PTQ_BITS, acc_ptq, QAT_BITS,
+plotting.fpga.accuracy_vs_bits(ax, PTQ_BITS, acc_ptq, QAT_BITS,
                              [acc_qat[f"{b} bit"] for b in QAT_BITS], acc_float)
 plt.show()
 """)
@@ -266,10 +266,10 @@ print(f"float {acc_float:.3f} | QAT 6 bit {acc_qat['6 bit']:.3f} ({-loss6:+.3f})
       f"PTQ 6 bit {acc_ptq[PTQ_BITS.index(6)]:.3f} (QKeras 6-bit anchor on the hls4ml dataset: 0.762)")
 spars = [0.0] + SPARSITY
 acc_sparse = [acc_qat["6 bit"]] + [acc_qat[f"6 bit {s:.0%} pruned"] for s in SPARSITY]
-reached = [quant.sparsity(qat.export(names.index(f"6 bit {s:.0%} pruned"))) for s in SPARSITY]
+reached = [fpga.sparsity(qat.export(names.index(f"6 bit {s:.0%} pruned"))) for s in SPARSITY]
 print("zero weights after pruning + rounding:", [f"{r:.0%}" for r in reached])
 fig, ax = plt.subplots(figsize=(7, 5))
-quant_plots.accuracy_vs_sparsity(ax, spars, acc_sparse, acc_float, bits=6)
+plotting.fpga.accuracy_vs_sparsity(ax, spars, acc_sparse, acc_float, bits=6)
 plt.show()
 """)
 
@@ -291,19 +291,19 @@ wired to a constant. What matters:
   wide ones go to the FPGA's DSP blocks, of which there are only a few thousand;
 - **latency**: multiplier stage + adder tree depth + register per layer at 200 MHz.
 
-`fpga_cost.estimate` turns those rules of thumb into numbers (estimates to *compare designs*;
+`fpga.cost.estimate` turns those rules of thumb into numbers (estimates to *compare designs*;
 only synthesis gives the truth).
 """)
 
 code(r"""
 rows = []
 for e, name in enumerate(names):
-    c = fpga_cost.estimate(qat.export(e))
+    c = fpga.cost.estimate(qat.export(e))
     rows.append((name, acc_qat[name], c))
     print(f"{name:>17}: acc {acc_qat[name]:.3f}  mult {c.n_mult:5d}  EBOPs {c.ebops:7,d}  "
           f"DSP {c.dsp:4d}  LUT {c.lut:7,d}  latency {c.latency_ns:3.0f} ns")
 fig, ax = plt.subplots(figsize=(8, 5.5))
-front = quant_plots.pareto(ax, names, [r[2].ebops for r in rows], [r[1] for r in rows], acc_float)
+front = plotting.fpga.pareto(ax, names, [r[2].ebops for r in rows], [r[1] for r in rows], acc_float)
 plt.show()
 """)
 
@@ -341,13 +341,13 @@ md(r"""
 ## 6. Bit-accurate emulation: what will the firmware compute?
 
 The QAT network runs in float32 with values that happen to lie on fixed-point grids. The firmware
-runs on integers. To *prove* they agree, `quant.emulate` runs the exported network in **int64**
+runs on integers. To *prove* they agree, `fpga.emulate` runs the exported network in **int64**
 exactly like hls4ml's C++: quantize the inputs to integer codes, multiply integer codes,
 accumulate in an accumulator wide enough never to round or overflow, and cast the sum to the
 layer's result type (shift right with the rounding mode, then saturate), then ReLU.
 
 float32 agrees with that whenever every accumulator fits into float32's 24-bit significand:
-`quant.float32_exact` checks the worst case from the types. For the 6-bit network it holds, so
+`fpga.float32_exact` checks the worst case from the types. For the 6-bit network it holds, so
 the two must agree on **every** output, bit for bit.
 """)
 
@@ -357,24 +357,24 @@ net = qat.export(deploy)
 print(net.summary())
 for layer in net.layers:
     print(f"accumulator {layer.accum_type}  (exact for {layer.weight.shape[0]} products + bias)")
-emulated = quant.emulate(net, x_test)
+emulated = fpga.emulate(net, x_test)
 """)
 
 code(r"""
 # NBVAL_CHECK_OUTPUT
-print("float32 exact by the worst-case bound:", quant.float32_exact(net))
+print("float32 exact by the worst-case bound:", fpga.float32_exact(net))
 print(f"integer emulation == JAX fake-quant model on all {emulated.size:,} logits:",
       np.array_equal(emulated, logits_qat[:, deploy]))
-exact = [e for e in range(len(names)) if quant.float32_exact(qat.export(e))]
+exact = [e for e in range(len(names)) if fpga.float32_exact(qat.export(e))]
 print("... and for every float32-exact network:",
-      all(np.array_equal(quant.emulate(qat.export(e), x_test), logits_qat[:, e]) for e in exact))
+      all(np.array_equal(fpga.emulate(qat.export(e), x_test), logits_qat[:, e]) for e in exact))
 """)
 
 code(r"""
 wide = names.index("16 bit")
 net16 = qat.export(wide)
-same16 = np.mean(quant.emulate(net16, x_test) == logits_qat[:, wide])
-print(f"16 bit: float32-exact bound {quant.float32_exact(net16)}, accumulator of the first layer "
+same16 = np.mean(fpga.emulate(net16, x_test) == logits_qat[:, wide])
+print(f"16 bit: float32-exact bound {fpga.float32_exact(net16)}, accumulator of the first layer "
       f"{net16.layers[0].accum_type}: identical logits {same16:.3%}")
 """)
 
@@ -396,7 +396,7 @@ C++ the HLS tools synthesise, with Xilinx's `ap_fixed` arithmetic.
 """)
 
 code(r"""
-from jetkit import hls
+from jetkit.fpga import hls
 
 project = Path("hls_projects") / "jet_tagger"  # ignored by git: generated, never committed
 hls_model = hls.convert(net, project, backend="Vitis", part=hls.DEFAULT_PART, clock_period=5)
@@ -443,7 +443,7 @@ a live ipympl canvas.
 
 code(r"""
 %matplotlib widget
-from jetkit.widgets.quantization import QuantizationExplorer
+from jetkit.widgets import QuantizationExplorer
 
 sparsity_members = {0.0: names.index("6 bit")}
 sparsity_members.update({s: names.index(f"6 bit {s:.0%} pruned") for s in SPARSITY})
