@@ -4,7 +4,7 @@
     python benchmarks/notebooks.py 00_tour      # only notebooks whose name contains the text
     python benchmarks/notebooks.py --write      # also save the executed notebooks (make notebooks)
 
-Budgets (GUIDE §4): <= 90 s and <= 1.5 GB peak RSS per notebook on 2 CPU cores. Peak RSS is the
+Budgets (docs/DESIGN.md §4): <= 90 s and <= 1.5 GB peak RSS per notebook on 2 CPU cores. Peak RSS is the
 kernel process's own maximum resident set (getrusage of the reaped child), so nothing is missed
 between samples. The exit code is 1 if any notebook fails or breaks a budget.
 """

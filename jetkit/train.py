@@ -104,6 +104,45 @@ def _epoch_program(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
 
 
 @functools.lru_cache(maxsize=64)
+def _step_program(loss_fn: LossFn, batch_size: int, sharding=None):
+    """One compiled optimiser step on the pure state of (model, optimizer): the batch is gathered
+    on the device from the resident data, and no flax graph is traversed in Python per step."""
+
+    def step(graphdef, state, data, order, i):
+        m, o = nnx.merge(graphdef, state)
+        idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
+        batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
+        if sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, sharding)
+        loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
+        o.update(m, grads)
+        return nnx.split((m, o))[1], loss
+
+    return jax.jit(step, static_argnums=0, donate_argnums=1)
+
+
+def _run_steps(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
+    """An epoch as a Python loop over :func:`_step_program` (same batches as the scan)."""
+    step = _step_program(loss_fn, batch_size, sharding)
+
+    def run_epoch(model, optimizer, data, order):
+        graphdef, state = nnx.split((model, optimizer))
+        order = jnp.asarray(order)
+        losses = []
+        for i in range(steps):
+            state, loss = step(graphdef, state, data, order, i)
+            losses.append(loss)
+        nnx.update((model, optimizer), state)
+        return jnp.stack(losses)
+
+    return run_epoch
+
+
+def _has_convolution(model: nnx.Module) -> bool:
+    return any(isinstance(node, nnx.Conv) for _, node in nnx.iter_graph(model))
+
+
+@functools.lru_cache(maxsize=64)
 def _eval_program(loss_fn: LossFn):
     @nnx.jit
     def eval_step(model, batch):
@@ -137,14 +176,20 @@ def fit(
     patience: int | None = None,
     restore_best: bool = True,
     data_parallel: bool = False,
+    loop: str = "auto",
     progress: bool = True,
     description: str = "training",
 ) -> History:
     """Train ``model`` in place by minimising ``loss_fn`` over mini-batches of ``train``.
 
-    The training data are placed on the device once; each epoch is one compiled program (a
-    ``lax.scan`` over the shuffled batches), so a step costs no Python dispatch. The last
-    ``len(train) % batch_size`` jets of each shuffled epoch are skipped.
+    The training data are placed on the device once and every batch is gathered there. With
+    ``loop="scan"`` each epoch is one compiled program (a ``lax.scan`` over the shuffled batches),
+    so a step costs no Python dispatch; ``loop="step"`` runs one compiled step per batch on the
+    model's pure state. ``"auto"`` takes ``"scan"`` except for convolutional models on the CPU,
+    where XLA runs a convolution inside a compiled loop about 2.4x slower than as its own
+    program (measured: notebook CNN, 3 epochs of 6000 images, 15.4 s scanned vs 6.4 s stepped).
+    Both visit the same batches in the same order. The last ``len(train) % batch_size`` jets of
+    each shuffled epoch are skipped.
 
     Args:
         train, val: pytrees of arrays sharing their first axis (``val`` optional).
@@ -157,6 +202,7 @@ def fit(
             with ``restore_best`` the best epoch's weights are put back at the end.
         data_parallel: shard each batch over all JAX devices (parameters replicated, gradients
             all-reduced by XLA); same result as one device up to float rounding.
+        loop: ``"auto"``, ``"scan"`` or ``"step"`` (see above).
     Returns:
         A :class:`History`; the model is left in eval mode.
     """
@@ -164,6 +210,8 @@ def fit(
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     if patience is not None and val is None:
         raise ValueError("early stopping (patience) needs validation data")
+    if loop not in ("auto", "scan", "step"):
+        raise ValueError(f"loop must be 'auto', 'scan' or 'step', got {loop!r}")
     n = _length(train)
     if n < batch_size:
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
@@ -177,7 +225,12 @@ def fit(
         train_dev = jax.device_put(train, replicated)
     else:
         train_dev = jax.device_put(train)
-    run_epoch = _epoch_program(loss_fn, steps_per_epoch, batch_size, data_sharding)
+    if loop == "auto":
+        loop = "step" if jax.default_backend() == "cpu" and _has_convolution(model) else "scan"
+    if loop == "scan":
+        run_epoch = _epoch_program(loss_fn, steps_per_epoch, batch_size, data_sharding)
+    else:
+        run_epoch = _run_steps(loss_fn, steps_per_epoch, batch_size, data_sharding)
     eval_step = _eval_program(loss_fn)
 
     from tqdm.auto import tqdm

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from browser_server import Lab
 
-# Bounded waits (seconds). A notebook may take 90 s on 2 cores (GUIDE §4); the page and kernel
+# Bounded waits (seconds). A notebook may take 90 s on 2 cores (docs/DESIGN.md §4); the page and kernel
 # start are slow on a busy machine but never unbounded.
 PAGE_LOAD = 120
 RUN_ALL = 180

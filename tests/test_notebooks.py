@@ -1,4 +1,4 @@
-"""Every notebook reads like a short lecture (GUIDE §4). Execution itself is nbval's job:
+"""Every notebook reads like a short lecture (docs/DESIGN.md §4). Execution itself is nbval's job:
 `make test` runs `pytest tests notebooks --nbval-lax`, which executes every notebook top to
 bottom and compares the cells tagged `# NBVAL_CHECK_OUTPUT`."""
 

@@ -132,14 +132,19 @@ def _stepwise_losses(model, data, epochs, batch_size, lr, seed=0):
     return out
 
 
-def test_compiled_epoch_follows_the_stepwise_loop():
-    """One compiled program per epoch visits the same batches in the same order as a Python loop
-    of single steps, so the loss trajectory is the same up to float rounding."""
+@pytest.mark.parametrize("loop", ["scan", "step"])
+def test_compiled_epoch_follows_the_stepwise_loop(loop):
+    """One compiled program per epoch (scan), or one compiled step per batch on the pure state,
+    visits the same batches in the same order as a Python loop of single nnx steps, so the loss
+    trajectory is the same up to float rounding."""
     x, y = _two_blobs(1000)
     ref = _stepwise_losses(MLP(4, 2, (16,), rngs=nnx.Rngs(0)), (x, y), 3, 64, 1e-2)
     hist = train.fit(MLP(4, 2, (16,), rngs=nnx.Rngs(0)), (x, y), loss_fn=train.cross_entropy_loss,
-                     epochs=3, batch_size=64, learning_rate=1e-2, progress=False)
+                     epochs=3, batch_size=64, learning_rate=1e-2, loop=loop, progress=False)
     np.testing.assert_allclose(hist.train_loss, ref, rtol=1e-5)
+    with pytest.raises(ValueError, match="loop"):
+        train.fit(MLP(4, 2, (16,), rngs=nnx.Rngs(0)), (x, y), loss_fn=train.cross_entropy_loss, loop="fast",
+                  progress=False)
 
 
 _TRACES: list[tuple] = []

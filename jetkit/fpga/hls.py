@@ -4,7 +4,7 @@ compare hls4ml's C simulation with jetkit's integer emulation.
 >>> model = hls.convert(net, "hls_projects/jet_tagger")   # keras model -> hls4ml project
 >>> seconds = hls.compile(model)                          # g++ only, no Vivado/Vitis needed
 >>> logits = hls.predict(model, x)                        # C simulation, bit-accurate
->>> hls.compare(logits, quant.emulate(net, x))
+>>> hls.compare(logits, fpga.emulate(net, x))
 
 The Keras model is only a carrier for the weights: Dense + ReLU layers named ``dense1``,
 ``relu1``, ..., and a final ``output`` Dense **without softmax** (hls4ml's default softmax uses

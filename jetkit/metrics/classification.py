@@ -1,4 +1,4 @@
-"""Figures of merit for taggers (GUIDE §5): ROC curve, AUC, accuracy, background rejection.
+"""Figures of merit for taggers (docs/DESIGN.md §5): ROC curve, AUC, accuracy, background rejection.
 
 All functions take numpy-compatible ``labels`` (1 = signal, 0 = background) and ``scores``
 (larger = more signal-like) and return plain floats or numpy arrays. Later notebooks add

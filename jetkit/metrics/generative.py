@@ -17,8 +17,9 @@ Pythia jets of the same size ("truth vs truth"): the value a perfect generator w
 Jet-level features (:func:`jet_features`) are standardised with the *reference* (truth) mean and
 standard deviation before FPD/KPD, so the numbers do not depend on units.
 
-These functions belong with the tagger metrics in ``jetkit.metrics`` (GUIDE section 1); they
-live here so that module keeps one owner, and can be re-exported from there.
+The distances (``w1``, ``w1m``, ``w1p``, ``fpd``, ``kpd``, ``bootstrap``) are re-exported by
+:mod:`jetkit.metrics`; ``distort`` makes copies of real jets with known defects, to see which
+metric notices what.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ are set to zero before encoding and in the reconstruction, so whatever sits in t
 never changes the result.
 
 The VAE (arXiv:1312.6114) encodes each input into a Gaussian q(z|x) = N(mu, diag sigma^2) and is
-trained on reconstruction + beta * KL(q || N(0, 1)). Anomaly scores (see :mod:`jetkit.anomaly`):
+trained on reconstruction + beta * KL(q || N(0, 1)). Anomaly scores (:func:`anomaly_scores`):
 the reconstruction error, the KL term, and R_z = sum_i mu_i^2 / sigma_i^2 (arXiv:2108.03986),
 which needs only the encoder and is what fits into a 40 MHz FPGA trigger.
 

@@ -1,6 +1,6 @@
 """Array helpers shared by the substructure modules (no validation): ``particles`` (N, P, 3) =
 (pT [GeV], d_eta, d_phi [rad]) and a (N, P) bool ``mask``. Private: the public functions live in
-:mod:`~jetkit.physics.energy_correlators`, :mod:`~jetkit.physics.nsubjettiness`,
+:mod:`~jetkit.physics.energy_correlators`, :mod:`~jetkit.physics.subjettiness`,
 :mod:`~jetkit.physics.grooming` and :mod:`~jetkit.physics.hlf`.
 
 Constituents are massless, so their rapidity equals their pseudorapidity; every angle is

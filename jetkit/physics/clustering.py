@@ -9,9 +9,9 @@ massive, and their rapidity is computed from the summed four-vector.
 Here the jet radius is FastJet's "max allowable" R, so a pseudojet never merges with the beam: the
 whole jet ends as one pseudojet (this is what fjcontrib's ``KT_Axes``, ``WTA_KT_Axes`` and the
 C/A reclustering inside ``SoftDrop`` do). A batch runs one ``lax.fori_loop`` with one merge per
-jet and step on (N, P) slot arrays and an (N, P, P) distance matrix of which only the merged
-row/column changes; the merged pseudojet takes the slot of the lower-index parent. Selections
-use one-hot masks rather than gathers (fast XLA compiles on CPU).
+jet and step on (N, P) slot arrays, with FastJet-style nearest-neighbour bookkeeping: each
+pseudojet keeps its geometric nearest neighbour, so a step costs O(P), not O(P^2) (see
+:func:`_cluster`). The merged pseudojet takes the slot of the lower-index parent.
 
 Recombination schemes:
 
@@ -21,8 +21,8 @@ Recombination schemes:
   massless (arXiv:1401.2158, axes for N-subjettiness in arXiv:1508.01516).
 
 Inputs everywhere: ``particles`` (N, P, 3) = (pT [GeV], d_eta, d_phi [rad]) and ``mask`` (N, P)
-bool. Exact ties between pair distances are broken by the lowest flat index (i, j), which need not
-be FastJet's choice; with continuous inputs such ties do not happen.
+bool. Exact ties between pair distances are broken by the lowest slot index, which need not be
+FastJet's choice; with continuous inputs such ties do not happen.
 """
 
 from __future__ import annotations
@@ -115,25 +115,51 @@ def _merge(ab, wta: bool):
     return jnp.concatenate([kin, p4], axis=1)
 
 
+def _rows(x, i):
+    """x[n, i[n]] for x (N, P, ...) and integer i (N,): one gathered row per jet."""
+    return jnp.take_along_axis(x, i.reshape((-1, 1) + (1,) * (x.ndim - 2)), axis=1)[:, 0]
+
+
+def _set_rows(x, i, value, go):
+    """x with row i[n] of jet n replaced by value[n] where go[n] (an O(P) scatter per jet)."""
+    value = jnp.where(go.reshape((-1,) + (1,) * (value.ndim - 1)), value, _rows(x, i))
+    return x.at[jnp.arange(x.shape[0]), i].set(value)
+
+
+def _nearest(y, phi, rows_y, rows_phi, rows, live):
+    """Geometric nearest live neighbour (in dR^2) of the pseudojets at ``rows`` (N, K):
+    returns (index, dR^2) arrays (N, K); dR^2 is inf when no other pseudojet is alive."""
+    d = delta_r2(rows_y[..., None], rows_phi[..., None], y[:, None, :], phi[:, None, :])
+    ok = live[:, None, :] & (jnp.arange(y.shape[1])[None, None, :] != rows[..., None])
+    d = jnp.where(ok, d, jnp.inf)
+    return jnp.argmin(d, axis=-1).astype(jnp.int32), jnp.min(d, axis=-1)
+
+
+_REFRESH = 4  # rows whose nearest neighbour is recomputed per pass (a merge usually orphans 0-3)
+
+
 def _cluster(particles, mask, *, p: float, wta: bool, snap_ns: tuple[int, ...], history: bool):
     """Cluster a batch of jets (N, P, 3), one merge per ``fori_loop`` step, until one pseudojet
     is left (history) or min(snap_ns) are left. Returns (snapshots, history) tuples of arrays.
+
+    Nearest-neighbour bookkeeping as FastJet's NNH: every pseudojet keeps its geometric nearest
+    neighbour in dR^2. The smallest d_ij = min(w_i, w_j) dR_ij^2 is always between a pseudojet
+    and its geometric neighbour (if k is nearer to i than j, d_ik <= w_i dR_ik^2 < d_ij), so a
+    step scans P candidates instead of P^2 pairs. After a merge only the new pseudojet and the
+    pseudojets whose neighbour was one of the parents need a new search, a few rows at a time
+    (``_REFRESH``) until none is left: O(P) work per step instead of O(P^2).
 
     Each slot holds (pT, y, phi) and, for the E-scheme, its four-vector (px, py, pz, E)."""
     n_jets, n_p = mask.shape
     kin = jnp.where(mask[..., None], particles, 0.0)  # (pT, y = eta, phi) of massless inputs
     state = kin if wta else jnp.concatenate([kin, ptetaphim_to_p4(kin[..., 0], kin[..., 1], kin[..., 2])], -1)
     idx = jnp.arange(n_p)
-    w = _weight(kin[..., 0], p)
-    y, phi = kin[..., 1], kin[..., 2]
-    d = jnp.minimum(w[:, :, None], w[:, None, :]) * delta_r2(
-        y[:, :, None], phi[:, :, None], y[:, None, :], phi[:, None, :]
-    )
-    pair_ok = mask[:, :, None] & mask[:, None, :] & (idx[:, None] != idx[None, :])
-    d = jnp.where(pair_ok, d, jnp.inf)
+    all_rows = jnp.broadcast_to(idx, (n_jets, n_p))
+    nn, nn_d = _nearest(kin[..., 1], kin[..., 2], kin[..., 1], kin[..., 2], all_rows, mask)
     n_valid = jnp.sum(mask, axis=1)
     stop_at = 1 if history else min(snap_ns)
     n_steps = max(n_p - stop_at, 0)
+    refresh = min(_REFRESH, n_p)
 
     snaps = tuple((kin, mask) for _ in snap_ns)
     hist = None
@@ -147,26 +173,42 @@ def _cluster(particles, mask, *, p: float, wta: bool, snap_ns: tuple[int, ...], 
             eye,  # constituents of each slot
         )
 
+    def refresh_pass(carry):
+        nn, nn_d, todo, y, phi, live = carry
+        score, rows = jax.lax.top_k(jnp.where(todo, n_p - idx, 0), refresh)  # lowest slots first
+        take = score > 0
+        knn, kd = _nearest(y, phi, jnp.take_along_axis(y, rows, 1), jnp.take_along_axis(phi, rows, 1), rows, live)
+        hit = (idx[None, None, :] == rows[..., None]) & take[..., None]  # (N, R, P) one-hot
+        got = jnp.any(hit, axis=1)
+        nn = jnp.where(got, jnp.sum(jnp.where(hit, knn[..., None], 0), axis=1), nn).astype(jnp.int32)
+        nn_d = jnp.where(got, jnp.sum(jnp.where(hit, kd[..., None], 0.0), axis=1), nn_d)
+        return nn, nn_d, todo & ~got, y, phi, live
+
     def body(t, carry):
-        state, live, d, n_live, snaps, hist = carry
-        flat = d.reshape(n_jets, n_p * n_p)
-        k = jnp.argmin(flat, axis=1)
-        # a < b: the first minimum of a symmetric matrix; one-hot (N, 2, P) selectors
-        oab = idx[None, None, :] == jnp.stack([k // n_p, k % n_p], axis=1)[:, :, None]
-        oa, ob = oab[:, 0], oab[:, 1]
-        go = (n_live > stop_at) & jnp.isfinite(jnp.min(flat, axis=1))
-        ab = jnp.sum(jnp.where(oab[..., None], state[:, None], 0.0), axis=2)  # (N, 2, K), exact
-        new = _merge(ab, wta)
-        sel = oa & go[:, None]
-        live = live & ~(ob & go[:, None])
-        state = jnp.where(sel[..., None], new[:, None, :], state)
-        pt, y, phi = state[..., 0], state[..., 1], state[..., 2]
-        dr2 = delta_r2(new[:, 1:2], new[:, 2:3], y, phi)
-        dist = jnp.minimum(_weight(new[:, :1], p), _weight(pt, p)) * dr2
-        row = jnp.where(live & ~oa, dist, jnp.inf)
-        d = jnp.where(oa[:, :, None], row[:, None, :], d)
-        d = jnp.where(oa[:, None, :], row[:, :, None], d)
-        d = jnp.where(ob[:, :, None] | ob[:, None, :], jnp.inf, d)
+        state, live, nn, nn_d, n_live, snaps, hist = carry
+        w = _weight(state[..., 0], p)
+        dij = jnp.where(live, jnp.minimum(w, jnp.take_along_axis(w, nn, 1)) * nn_d, jnp.inf)
+        a = jnp.argmin(dij, axis=1).astype(jnp.int32)
+        b = _rows(nn, a)
+        go = (n_live > stop_at) & jnp.isfinite(jnp.min(dij, axis=1))
+        lo, hi = jnp.minimum(a, b), jnp.maximum(a, b)
+        new = _merge(jnp.stack([_rows(state, lo), _rows(state, hi)], axis=1), wta)
+        state = _set_rows(state, lo, new, go)
+        is_lo, is_hi = (idx == lo[:, None]) & go[:, None], (idx == hi[:, None]) & go[:, None]
+        live = live & ~is_hi
+        y, phi = state[..., 1], state[..., 2]
+        # the new pseudojet's neighbour, and every pseudojet now nearer to it than to its own
+        d_new = jnp.where(live & ~is_lo, delta_r2(new[:, 1:2], new[:, 2:3], y, phi), jnp.inf)
+        others = live & ~is_lo & go[:, None]
+        orphan = others & ((nn == lo[:, None]) | (nn == hi[:, None]))
+        closer = others & (d_new < nn_d)
+        nn = jnp.where(closer, lo[:, None], nn)
+        nn_d = jnp.where(closer, d_new, nn_d)
+        nn = jnp.where(is_lo, jnp.argmin(d_new, axis=1)[:, None], nn).astype(jnp.int32)
+        nn_d = jnp.where(is_lo, jnp.min(d_new, axis=1)[:, None], nn_d)
+        nn_d = jnp.where(is_hi, jnp.inf, nn_d)
+        todo = orphan & ~closer  # lost their neighbour and the new pseudojet is not nearer
+        nn, nn_d = jax.lax.while_loop(lambda c: jnp.any(c[2]), refresh_pass, (nn, nn_d, todo, y, phi, live))[:2]
         n_live = n_live - go.astype(n_live.dtype)
         snaps = tuple(
             tuple(
@@ -178,19 +220,19 @@ def _cluster(particles, mask, *, p: float, wta: bool, snap_ns: tuple[int, ...], 
         if hist is not None:
             parents, nodes, members, node_of, slot_m = hist
             node = n_p + t
-            pair = jnp.sum(jnp.where(oab, node_of[:, None, :], 0), axis=2, dtype=jnp.int32)
+            pair = jnp.stack([_rows(node_of, lo), _rows(node_of, hi)], axis=1)
             parents = parents.at[:, t].set(jnp.where(go[:, None], pair, -1))
             nodes = nodes.at[:, node].set(jnp.where(go[:, None], new[:, :3], 0.0))
-            new_m = jnp.any(slot_m & (oa | ob)[:, :, None], axis=1) & go[:, None]
+            new_m = (_rows(slot_m, lo) | _rows(slot_m, hi)) & go[:, None]
             members = members.at[:, node].set(new_m)
-            slot_m = jnp.where(sel[:, :, None], new_m[:, None, :], slot_m)
-            node_of = jnp.where(sel, node, node_of).astype(jnp.int32)
+            slot_m = _set_rows(slot_m, lo, new_m, go)
+            node_of = jnp.where(is_lo, node, node_of).astype(jnp.int32)
             hist = (parents, nodes, members, node_of, slot_m)
-        return state, live, d, n_live, snaps, hist
+        return state, live, nn, nn_d, n_live, snaps, hist
 
-    carry = (state, mask, d, n_valid, snaps, hist)
+    carry = (state, mask, nn, nn_d, n_valid, snaps, hist)
     carry = jax.lax.fori_loop(0, n_steps, body, carry)
-    snaps, hist = carry[4], carry[5]
+    snaps, hist = carry[5], carry[6]
     if hist is not None:
         root = jnp.where(n_valid >= 2, n_p + n_valid - 2, jnp.argmax(mask, axis=1)).astype(jnp.int32)
         parents, nodes, members = hist[:3]

@@ -5,7 +5,7 @@ The pipeline::
 
     x (jet features) -> network -> score in (0, 1) -> histogram (K bins) -> Asimov Z with sigma_b
 
-With a *soft* histogram (:func:`jetkit.soft_histogram`) every step is differentiable,
+With a *soft* histogram (:func:`jetkit.stats.soft_histogram`) every step is differentiable,
 so ``-Z`` itself is the training loss (:func:`neos_loss`). Evaluation always uses the ordinary
 (hard) histogram on held-out jets (:func:`evaluate`).
 

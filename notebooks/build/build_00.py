@@ -71,7 +71,8 @@ records the exact command, all settings, the seeds and a checksum):
    hadronic W decays, or QCD 2 → 2 scattering), initial- and final-state radiation, multi-parton
    interactions and hadronisation (Monash 2013 tune).
 2. **FastJet** clusters all visible final-state particles (neutrinos are invisible) with anti-kT,
-   R = 0.8.
+   R = 0.8 (FastJet: Cacciari, Salam, Soyez, arXiv:1111.6097; anti-kT: arXiv:0802.1189 — please
+   cite both when you use these jets).
 3. Jets inside a pT window with |η| < 2 are kept if they pass a **truth match**: a top jet must
    contain the top quark and its three decay quarks (b, q, q̄′) within ΔR < 0.8; a W or Z jet the
    boson and both quarks; a quark or gluon jet takes the flavour of the closest hard parton.
@@ -276,7 +277,7 @@ Physicists compress a jet into a few observables designed from QCD:
   removes soft, wide-angle radiation that smears the mass.
 
 `jetkit.physics` computes them in JAX, batched over padded arrays, and agrees with the
-reference C++ implementation (fjcontrib) to better than 1e-4 (see `tests/test_substructure.py`).
+reference C++ implementation (fjcontrib) to better than 1e-4 (see `tests/test_substructure_observables.py`).
 """)
 
 code(r"""

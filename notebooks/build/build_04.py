@@ -53,7 +53,7 @@ md(r"""
 ## 1. The data: gluon jets at 1 TeV
 
 We model **gluon jets** of the `jet5` dataset (pT 900–1100 GeV, the 30 hardest constituents,
-Pythia 8 + FastJet anti-kT R = 0.8). Gluon jets have no mass peak, but a broad mass distribution
+Pythia 8 + FastJet anti-kT R = 0.8; FastJet: arXiv:1111.6097). Gluon jets have no mass peak, but a broad mass distribution
 set by how much hard, wide-angle radiation they contain: a good test of whether a generator got
 the *correlations* between particles right, not only each particle's spectrum.
 

@@ -396,6 +396,8 @@ C++ the HLS tools synthesise, with Xilinx's `ap_fixed` arithmetic.
 """)
 
 code(r"""
+from pathlib import Path
+
 from jetkit.fpga import hls
 
 project = Path("hls_projects") / "jet_tagger"  # ignored by git: generated, never committed
