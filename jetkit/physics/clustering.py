@@ -175,10 +175,11 @@ def _cluster(particles, mask, *, p: float, wta: bool, snap_ns: tuple[int, ...], 
 
     def refresh_pass(carry):
         nn, nn_d, todo, y, phi, live = carry
-        score, rows = jax.lax.top_k(jnp.where(todo, n_p - idx, 0), refresh)  # lowest slots first
-        take = score > 0
-        knn, kd = _nearest(y, phi, jnp.take_along_axis(y, rows, 1), jnp.take_along_axis(phi, rows, 1), rows, live)
-        hit = (idx[None, None, :] == rows[..., None]) & take[..., None]  # (N, R, P) one-hot
+        rank = jnp.cumsum(todo, axis=1) - 1  # the first `refresh` pending rows, as one-hot (N, R, P)
+        hit = todo[:, None, :] & (rank[:, None, :] == jnp.arange(refresh)[None, :, None])
+        ry = jnp.sum(jnp.where(hit, y[:, None, :], 0.0), axis=2)
+        rphi = jnp.sum(jnp.where(hit, phi[:, None, :], 0.0), axis=2)
+        knn, kd = _nearest(y, phi, ry, rphi, jnp.argmax(hit, axis=2), live)
         got = jnp.any(hit, axis=1)
         nn = jnp.where(got, jnp.sum(jnp.where(hit, knn[..., None], 0), axis=1), nn).astype(jnp.int32)
         nn_d = jnp.where(got, jnp.sum(jnp.where(hit, kd[..., None], 0.0), axis=1), nn_d)

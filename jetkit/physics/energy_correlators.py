@@ -21,8 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jetkit.physics._common import _angles, _safe_div, _spow, _z
-from jetkit.physics.clustering import delta_r2
+from jetkit.physics._common import _angles, _safe_div, _z
 from jetkit.validation import check_batch, check_beta, check_positive
 
 __all__ = ["c2", "correlators", "d2", "d2_alpha_beta", "ecf", "ecfg", "m2", "n2"]
@@ -53,23 +52,22 @@ def _triple_blocks(p: int) -> list[tuple[int, int, np.ndarray]]:
     return blocks
 
 
-def _ecfg3_one(z, dr2, beta_list: tuple[float, ...]):
-    """Generalised 1e3 and 2e3 of one jet from z (P,) and squared angles dr2 (P, P).
+def _ecfg3_one(z, angles: tuple):
+    """Generalised 1e3 and 2e3 of one jet from z (P,) and, per beta, the (P, P) matrix of pairwise
+    dR^beta (zero on the diagonal and for masked pairs).
 
-    Each triple i < j < k is counted once. 1e3 keeps the smallest angle; 2e3 the product of the
-    two smallest, which for non-negative angles is the smallest of the three pairwise products.
-    Both commute with the monotonic power x^(beta/2), so one pass over dR^2 serves every beta."""
-    out = [[0.0, 0.0] for _ in beta_list]
+    Each triple i < j < k is counted once. 1e3 keeps the smallest of the three angles; 2e3 the
+    product of the two smallest, which for non-negative angles is the smallest of the three
+    pairwise products. The power dR^beta is taken once per pair, not once per triple."""
+    out = [[0.0, 0.0] for _ in angles]
     for lo, hi, ijk in _triple_blocks(z.shape[0]):
-        a = dr2[: hi - 1, lo:hi, None]  # dR_ij^2
-        b = dr2[: hi - 1, None, lo + 1 :]  # dR_ik^2
-        c = dr2[None, lo:hi, lo + 1 :]  # dR_jk^2
         w = jnp.where(ijk, z[: hi - 1, None, None] * z[None, lo:hi, None] * z[None, None, lo + 1 :], 0.0)
-        smallest = jnp.minimum(jnp.minimum(a, b), c)
-        two_smallest = jnp.minimum(jnp.minimum(a * b, a * c), b * c)
-        for acc, beta in zip(out, beta_list):
-            acc[0] = acc[0] + jnp.sum(w * _spow(smallest, beta / 2))
-            acc[1] = acc[1] + jnp.sum(w * _spow(two_smallest, beta / 2))
+        for acc, f in zip(out, angles):
+            a = f[: hi - 1, lo:hi, None]  # dR_ij^beta
+            b = f[: hi - 1, None, lo + 1 :]  # dR_ik^beta
+            c = f[None, lo:hi, lo + 1 :]  # dR_jk^beta
+            acc[0] = acc[0] + jnp.sum(w * jnp.minimum(jnp.minimum(a, b), c))
+            acc[1] = acc[1] + jnp.sum(w * jnp.minimum(jnp.minimum(a * b, a * c), b * c))
     return tuple(tuple(acc) for acc in out)
 
 
@@ -78,17 +76,14 @@ def _ecfg3(particles, mask, betas: tuple[float, ...]):
     stay below ~_TRIPLE_BUDGET elements."""
     n, p = mask.shape
     z = _z(particles, mask)
-    eta, phi = particles[..., 1], particles[..., 2]
-    ok = mask[:, :, None] & mask[:, None, :]
-    dr2 = jnp.where(ok, delta_r2(eta[:, :, None], phi[:, :, None], eta[:, None, :], phi[:, None, :]), 0.0)
     if p < 3:
         zero = jnp.zeros(n, particles.dtype)
         return tuple((zero, zero) for _ in betas)
-    fn = partial(_ecfg3_one, beta_list=betas)
+    angles = tuple(_angles(particles, mask, beta) for beta in betas)
     chunk = max(1, _TRIPLE_BUDGET // max(ijk.size for _, _, ijk in _triple_blocks(p)))
     if n <= chunk:
-        return jax.vmap(fn)(z, dr2)
-    return jax.lax.map(lambda x: fn(*x), (z, dr2), batch_size=chunk)
+        return jax.vmap(_ecfg3_one)(z, angles)
+    return jax.lax.map(lambda x: _ecfg3_one(*x), (z, angles), batch_size=chunk)
 
 
 @jax.jit
@@ -141,16 +136,19 @@ def _correlators(particles, mask, beta: float, generalised: bool = False):
     return (e2, e3, *_ecfg13_23(particles, mask, float(beta))) if generalised else (e2, e3)
 
 
-def correlators(particles, mask=None, beta: float = 1.0) -> dict[str, jax.Array]:
-    """Every correlator at one beta >= 0 in one pass, each (N,): ``e2``, ``e3``, ``1e3``, ``2e3``
-    and the ratios ``c2``, ``d2``, ``m2``, ``n2`` (definitions as in the functions of the same
-    names; ratios are 0 where their denominator vanishes)."""
-    e2, e3, one, two = _correlators(particles, mask, beta, generalised=True)
-    return {
-        "e2": e2, "e3": e3, "1e3": one, "2e3": two,
-        "c2": _safe_div(e3, e2**2), "d2": _safe_div(e3, e2**3),
-        "m2": _safe_div(one, e2), "n2": _safe_div(two, e2**2),
-    }
+def correlators(particles, mask=None, beta: float = 1.0, generalised: bool = True) -> dict[str, jax.Array]:
+    """Every correlator at one beta >= 0 in one pass, each (N,): ``e2``, ``e3`` and the ratios
+    ``c2``, ``d2``; with ``generalised`` also ``1e3``, ``2e3``, ``m2``, ``n2`` (definitions as in
+    the functions of the same names; ratios are 0 where their denominator vanishes). One pass
+    is much cheaper than the separate functions, which each recompute the shared sums."""
+    if generalised:
+        e2, e3, one, two = _correlators(particles, mask, beta, generalised=True)
+    else:
+        e2, e3 = _correlators(particles, mask, beta)
+    out = {"e2": e2, "e3": e3, "c2": _safe_div(e3, e2**2), "d2": _safe_div(e3, e2**3)}
+    if generalised:
+        out.update({"1e3": one, "2e3": two, "m2": _safe_div(one, e2), "n2": _safe_div(two, e2**2)})
+    return out
 
 
 def c2(particles, mask=None, beta: float = 1.0):

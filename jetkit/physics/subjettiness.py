@@ -20,15 +20,78 @@ from jetkit.validation import check_batch
 __all__ = ["nsubjettiness", "tau21", "tau32"]
 
 
-@partial(jax.jit, static_argnames=("ns", "wta"))
-def _taus(particles, mask, ns: tuple[int, ...], beta, r0, wta: bool):
-    axes = _exclusive_axes(particles, mask, ns, 1.0, wta)  # arrays (N, K, P)
+_AXES = ("kt", "wta_kt", "onepass_kt")
+_ONEPASS_ACCURACY = 1e-4  # fjcontrib's default accuracy (also the regulator of 1/dR)
+_ONEPASS_MAX_ITER = 1000  # fjcontrib's default number of attempts
+
+
+def _compact(axes, m: int):
+    """The (at most ``m``) live slots of exclusive axes (N, K, P) as (N, K, m) arrays: y, phi,
+    valid. Slots keep their input order (a cumulative count, no sort or gather)."""
+    rank = jnp.cumsum(axes.valid, axis=-1) - 1
+    hit = axes.valid[..., None, :] & (rank[..., None, :] == jnp.arange(m)[:, None])  # (N, K, m, P)
+    take = lambda a: jnp.sum(jnp.where(hit, a[..., None, :], 0.0), axis=-1)  # noqa: E731
+    return take(axes.y), take(axes.phi), jnp.any(hit, axis=-1)
+
+
+def _min_dr2(y, phi, ay, aphi, av):
+    """(N, K, P, m) dR^2 of every particle to every live axis (inf for dead axes)."""
+    d2 = delta_r2(y[:, None, :, None], phi[:, None, :, None], ay[:, :, None, :], aphi[:, :, None, :])
+    return jnp.where(av[:, :, None, :], d2, jnp.inf)
+
+
+def _one_pass(particles, mask, ay, aphi, av, n_axes, beta):
+    """fjcontrib's one-pass minimisation of tau_N (``OnePass_KT_Axes`` with the normalised pt_R
+    measure, arXiv:1108.2701): from the seed axes, alternate assigning each particle to its
+    nearest axis and moving each axis to the mean (y, phi) of its particles weighted by
+    pT dR^(beta - 2) (dR regulated by the accuracy), until the axes move on average by less than
+    1e-4 or 1000 updates. Azimuths are handled in [0, 2 pi) as fjcontrib does."""
+    two_pi = 2 * jnp.pi
+    pt, y = _pt(particles, mask), particles[..., 1]
+    phi = jnp.mod(particles[..., 2], two_pi)
+    aphi = jnp.mod(aphi, two_pi)
+    m = ay.shape[-1]
+    eps2 = _ONEPASS_ACCURACY**2
+
+    def update(c):
+        h, ay, aphi, active = c
+        d2 = _min_dr2(y, phi, ay, aphi, av)
+        near = (jnp.argmin(d2, axis=-1)[..., None] == jnp.arange(m)) & mask[:, None, :, None]  # (N, K, P, m)
+        r2 = eps2 + jnp.min(d2, axis=-1)
+        inv = jnp.where(beta == 1, 1.0 / jnp.sqrt(r2), jnp.where(  # fjcontrib's special cases
+            beta == 2, 1.0, jnp.where(beta == 0, 1.0 / r2, jnp.power(r2, 0.5 * beta - 1.0))))
+        w = jnp.where(near, (pt[:, None, :] * inv)[..., None], 0.0)
+        d = phi[:, None, :, None] - aphi[:, :, None, :]
+        phi_u = phi[:, None, :, None] + jnp.where(d > jnp.pi, -two_pi, jnp.where(d < -jnp.pi, two_pi, 0.0))
+        wsum = jnp.sum(w, axis=2)
+        ok = wsum > 0
+        safe = jnp.where(ok, wsum, 1.0)
+        new_y = jnp.where(ok, jnp.sum(w * y[:, None, :, None], axis=2) / safe, ay)
+        new_phi = jnp.where(ok, jnp.mod(jnp.sum(w * phi_u, axis=2) / safe + two_pi, two_pi), aphi)
+        moved = jnp.where(av, jnp.sqrt(delta_r2(ay, aphi, new_y, new_phi)), 0.0)
+        cmp = jnp.sum(moved, axis=-1) / n_axes  # (N, K)
+        ay = jnp.where(active[..., None], new_y, ay)
+        aphi = jnp.where(active[..., None], new_phi, aphi)
+        return h + 1, ay, aphi, active & (cmp > _ONEPASS_ACCURACY)
+
+    def more(c):
+        return jnp.any(c[3]) & (c[0] < _ONEPASS_MAX_ITER)
+
+    active = jnp.ones(ay.shape[:2], bool)
+    _, ay, aphi, _ = jax.lax.while_loop(more, update, (0, ay, aphi, active))
+    return ay, aphi
+
+
+@partial(jax.jit, static_argnames=("ns", "axes"))
+def _taus(particles, mask, ns: tuple[int, ...], beta, r0, axes: str = "kt"):
+    seeds = _exclusive_axes(particles, mask, ns, 1.0, axes == "wta_kt")  # arrays (N, K, P)
+    ay, aphi, av = _compact(seeds, max(ns))
+    if axes == "onepass_kt":
+        n_axes = jnp.asarray(ns, particles.dtype)[None, :]
+        ay, aphi = _one_pass(particles, mask, ay, aphi, av, n_axes, beta)
     pt = _pt(particles, mask)
-    eta, phi = particles[:, None, :, None, 1], particles[:, None, :, None, 2]
-    dr2 = delta_r2(eta, phi, axes.y[:, :, None, :], axes.phi[:, :, None, :])  # (N, K, P, P_axes)
-    dmin = jnp.min(jnp.where(axes.valid[:, :, None, :], dr2, jnp.inf), axis=-1)
-    dist = _spow(dmin, beta / 2)
-    num = jnp.sum(pt[:, None, :] * dist, axis=-1)
+    dmin = jnp.min(_min_dr2(particles[..., 1], particles[..., 2], ay, aphi, av), axis=-1)  # (N, K, P)
+    num = jnp.sum(pt[:, None, :] * _spow(dmin, beta / 2), axis=-1)
     return num / (jnp.sum(pt, axis=-1, keepdims=True) * r0**beta)
 
 
@@ -40,7 +103,9 @@ def nsubjettiness(particles, mask=None, n: int | tuple[int, ...] = 1, beta: floa
         particles: (N, P, 3) = (pT [GeV], d_eta, d_phi [rad]); mask: (N, P) bool.
         n: number of axes, or a tuple of them (one clustering serves all).
         beta: angular exponent (> 0); r0: characteristic radius [rad] of the normalisation.
-        axes: ``"kt"`` (exclusive kT, E-scheme: fjcontrib ``KT_Axes``) or ``"wta_kt"``
+        axes: ``"kt"`` (exclusive kT, E-scheme: fjcontrib ``KT_Axes``), ``"onepass_kt"`` (those
+            axes refined by fjcontrib's one-pass minimisation: ``OnePass_KT_Axes``, the default of
+            scikit-hep fastjet's ``njettiness``) or ``"wta_kt"``
             (winner-take-all kT: ``WTA_KT_Axes``). WTA axes are nested (a merge keeps the harder
             direction), so tau_N never grows with N; E-scheme kT axes are not, and with beta = 1
             tau_2 > tau_1 happens for ~8% of QCD jets (fjcontrib gives the same values).
@@ -48,12 +113,12 @@ def nsubjettiness(particles, mask=None, n: int | tuple[int, ...] = 1, beta: floa
     Returns: (N,) for an int ``n``; (N, len(n)) for a tuple.
     """
     particles, mask = check_batch(particles, mask, beta=beta, r0=r0)
-    if axes not in ("kt", "wta_kt"):
-        raise ValueError(f"unknown axes {axes!r}; use 'kt' or 'wta_kt'")
+    if axes not in _AXES:
+        raise ValueError(f"unknown axes {axes!r}; use one of {_AXES}")
     ns = (n,) if isinstance(n, int) else tuple(int(k) for k in n)
     if not ns or min(ns) < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
-    out = _taus(particles, mask, ns, float(beta), float(r0), axes == "wta_kt")
+    out = _taus(particles, mask, ns, float(beta), float(r0), axes)
     return out[:, 0] if isinstance(n, int) else out
 
 
