@@ -26,7 +26,7 @@ from jetkit.validation import check_batch, check_beta, check_positive
 
 __all__ = ["c2", "correlators", "d2", "d2_alpha_beta", "ecf", "ecfg", "m2", "n2"]
 
-_TRIPLE_BUDGET = 1 << 20  # elements per chunk and block of the generalised-ECF arrays
+_TRIPLE_BUDGET = 1 << 15  # elements per chunk of jets and block (cache-sized: 1 << 15 ran 1.4x faster than 1 << 20)
 
 
 def _e2(z, a):
@@ -42,9 +42,10 @@ def _e3(z, a):
 def _triple_blocks(p: int) -> list[tuple[int, int, np.ndarray]]:
     """Static tiling of the triples i < j < k: blocks of j in [lo, hi), each an (i, j, k) box
     i < hi - 1, lo <= j < hi, k > lo with its mask i < j < k. Slices instead of gathers (2-3x
-    faster on CPU). Four blocks hold ~1.8 P^3/6 entries; more blocks save up to ~25% run time at
-    P = 64 but cost compile time (1.7 s for 4, 5 s for 16)."""
-    edges = np.unique(np.linspace(1, p, min(4, max(1, p // 4)) + 1).astype(int))
+    faster on CPU). Eight blocks hold ~1.4 P^3/6 entries. Measured at P = 64 (2000 jets, 2
+    cores): 4 blocks 0.64 s run / 2.1 s first call, 8 blocks 0.44 s / 3.0 s, 12 blocks 0.43 s /
+    4.4 s."""
+    edges = np.unique(np.linspace(1, p, min(8, max(1, p // 4)) + 1).astype(int))
     blocks = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         i, j, k = np.arange(hi - 1)[:, None, None], np.arange(lo, hi)[None, :, None], np.arange(lo + 1, p)
@@ -56,9 +57,9 @@ def _ecfg3_one(z, angles: tuple):
     """Generalised 1e3 and 2e3 of one jet from z (P,) and, per beta, the (P, P) matrix of pairwise
     dR^beta (zero on the diagonal and for masked pairs).
 
-    Each triple i < j < k is counted once. 1e3 keeps the smallest of the three angles; 2e3 the
-    product of the two smallest, which for non-negative angles is the smallest of the three
-    pairwise products. The power dR^beta is taken once per pair, not once per triple."""
+    Each triple i < j < k is counted once. With a = dR_ij, b = dR_ik, c = dR_jk (to the power
+    beta): 1e3 keeps min(a, b, c); 2e3 the product of the two smallest, which for non-negative
+    angles is the smallest of the three pairwise products. The power is taken once per pair."""
     out = [[0.0, 0.0] for _ in angles]
     for lo, hi, ijk in _triple_blocks(z.shape[0]):
         w = jnp.where(ijk, z[: hi - 1, None, None] * z[None, lo:hi, None] * z[None, None, lo + 1 :], 0.0)
