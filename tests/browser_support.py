@@ -66,10 +66,6 @@ SCRATCH = "zz_harness_check.ipynb"
 WIDGET_IMPORT = re.compile(
     r"\bjetkit\.widgets\b"
     r"|\bfrom\s+jetkit\s+import\s+(?:\([^)]*|[^\n(]*)\bwidgets\b"
-    # The flat modules from before the reorganisation into jetkit.widgets (widgets_latent,
-    # widgets_diffprog, quant_widgets), for as long as a notebook still imports one of them.
-    r"|\bjetkit\.(?:widgets_\w+|\w+_widgets)\b"
-    r"|\bfrom\s+jetkit\s+import\s+(?:\([^)]*|[^\n(]*)\b(?:widgets_\w+|\w+_widgets)\b"
 )
 
 

@@ -115,8 +115,7 @@ def test_every_widget_notebook_has_a_browser_test():
         ("from jetkit import widgets", True),
         ("from jetkit import datasets, widgets as W", True),
         ("from jetkit import (\n    datasets,\n    widgets,\n)", True),
-        ("from jetkit.widgets_latent import LatentExplorer", True),  # the flat modules, before
-        ("from jetkit.quant_widgets import QuantizationExplorer", True),
+        ("from jetkit.widgets_latent import LatentExplorer", False),  # the flat modules are gone
         ("import ipywidgets as widgets", False),
         ("from jetkit import datasets, plotting", False),
         ("from jetkit import datasets\nwidgets = []", False),
