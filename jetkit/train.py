@@ -76,37 +76,10 @@ def _take(data, idx):
     return jax.tree_util.tree_map(lambda a: a[idx], data)
 
 
-@functools.lru_cache(maxsize=64)
-def _epoch_program(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
-    """One compiled program that runs a whole epoch: a ``lax.scan`` over ``steps`` batches,
-    each gathered on the device from the resident training data by the epoch's permutation.
-    Cached per (loss, steps, batch size, sharding), so repeated fits reuse the compilation."""
-
-    @nnx.jit
-    def run_epoch(model, optimizer, data, order):
-        graphdef, state = nnx.split((model, optimizer))
-
-        def step(state, i):
-            m, o = nnx.merge(graphdef, state)
-            idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
-            batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
-            if sharding is not None:
-                batch = jax.lax.with_sharding_constraint(batch, sharding)
-            loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
-            o.update(m, grads)
-            return nnx.split((m, o))[1], loss
-
-        state, losses = jax.lax.scan(step, state, jnp.arange(steps))
-        nnx.update((model, optimizer), state)
-        return losses
-
-    return run_epoch
-
-
-@functools.lru_cache(maxsize=64)
-def _step_program(loss_fn: LossFn, batch_size: int, sharding=None):
-    """One compiled optimiser step on the pure state of (model, optimizer): the batch is gathered
-    on the device from the resident data, and no flax graph is traversed in Python per step."""
+def _optimiser_step(loss_fn: LossFn, batch_size: int, sharding=None):
+    """``step(graphdef, state, data, order, i) -> (state, loss)``: batch ``i`` of the epoch's
+    permutation ``order``, gathered on the device from the resident ``data``, one optimiser
+    update on the pure state of (model, optimizer). Shared by the scanned and the stepped loop."""
 
     def step(graphdef, state, data, order, i):
         m, o = nnx.merge(graphdef, state)
@@ -118,7 +91,31 @@ def _step_program(loss_fn: LossFn, batch_size: int, sharding=None):
         o.update(m, grads)
         return nnx.split((m, o))[1], loss
 
-    return jax.jit(step, static_argnums=0, donate_argnums=1)
+    return step
+
+
+@functools.lru_cache(maxsize=64)
+def _epoch_program(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
+    """One compiled program that runs a whole epoch: a ``lax.scan`` of :func:`_optimiser_step`
+    over ``steps`` batches. Cached per (loss, steps, batch size, sharding), so repeated fits
+    reuse the compilation."""
+    step = _optimiser_step(loss_fn, batch_size, sharding)
+
+    @nnx.jit
+    def run_epoch(model, optimizer, data, order):
+        graphdef, state = nnx.split((model, optimizer))
+        state, losses = jax.lax.scan(lambda s, i: step(graphdef, s, data, order, i), state, jnp.arange(steps))
+        nnx.update((model, optimizer), state)
+        return losses
+
+    return run_epoch
+
+
+@functools.lru_cache(maxsize=64)
+def _step_program(loss_fn: LossFn, batch_size: int, sharding=None):
+    """:func:`_optimiser_step` compiled on its own (the graph definition static, the state
+    donated): no flax graph is traversed in Python per step."""
+    return jax.jit(_optimiser_step(loss_fn, batch_size, sharding), static_argnums=0, donate_argnums=1)
 
 
 def _run_steps(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):

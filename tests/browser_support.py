@@ -348,3 +348,25 @@ def exercise_notebook(browser, lab: Lab, name: str, out_dir: Path, publish: Path
     finally:
         s._js(JS_SHUTDOWN)
         ctx.close()
+
+
+def check_widget_notebook(lab, browser, tmp_path, notebook: str, widget: str, controls: set[str]) -> dict:
+    """The whole browser check of one widget notebook: run it in JupyterLab + Chromium, require
+    that ``widget`` rendered with every label whole, that real input moved ``controls`` (e.g.
+    {"slider", "dropdown"}) and redrew the figure, and that its screenshot was taken (and, with
+    JETKIT_UPDATE_SCREENSHOTS=1, published to docs/images). Returns the run's report."""
+
+    def check_rendered(session, cells) -> None:
+        assert_labels_readable(session, widget_cells(session, cells, widget))
+
+    publish = publish_dir()
+    report = exercise_notebook(browser, lab, notebook, tmp_path, publish=publish, after_render=check_rendered)
+    print(report["seconds"], report["moved"])
+    assert report["moved"], report
+    moved = {kind for m in report["moved"] for kind in m.keys() - {"cell"}}
+    assert moved >= controls, report
+    shot = screenshot_name(notebook, widget)
+    assert shot in report.get("screenshots", []), report
+    if publish:
+        assert (publish / f"{shot}.png").is_file()
+    return report

@@ -13,36 +13,14 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import (  # noqa: F401  (browser, chromium, lab: pytest fixtures)
-    assert_labels_readable,
-    browser,
-    chromium,
-    exercise_notebook,
-    lab,
-    publish_dir,
-    screenshot_name,
-    widget_cells,
-)
+from browser_support import browser, check_widget_notebook, chromium, lab  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow  # runs a whole notebook
 
 NOTEBOOK = "00_tour_of_jets.ipynb"
 WIDGET = "JetImageViewer"
-
-
-def check_rendered(session, cells) -> None:
-    """Once the widgets have rendered: the JetImageViewer is on the page and its labels show whole."""
-    assert_labels_readable(session, widget_cells(session, cells, WIDGET))
+CONTROLS = {"slider", "dropdown"}  # what real input must move
 
 
 def test_jet_image_viewer_in_browser(lab, browser, tmp_path):
-    publish = publish_dir()
-    report = exercise_notebook(browser, lab, NOTEBOOK, tmp_path, publish=publish, after_render=check_rendered)
-    print(report["seconds"], report["moved"])
-    assert report["moved"], report
-    moved = {kind for m in report["moved"] for kind in m.keys() - {"cell"}}
-    assert moved >= {"slider", "dropdown"}, report
-    shot = screenshot_name(NOTEBOOK, WIDGET)
-    assert shot in report.get("screenshots", []), report
-    if publish:
-        assert (publish / f"{shot}.png").is_file()
+    check_widget_notebook(lab, browser, tmp_path, NOTEBOOK, WIDGET, CONTROLS)

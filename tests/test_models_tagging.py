@@ -45,10 +45,12 @@ def _models():
         "edgeconv": EdgeConvNet(blocks=((4, (8,), (8,)), (4, (8,), ())), head=(8,), rngs=nnx.Rngs(0)),
         "edgeconv_naive": EdgeConvNet(blocks=((4, (8, 8), ()), (4, (8, 8), ())), head=(8,),
                                       factored=False, rngs=nnx.Rngs(0)),
+        "edgeconv_max": EdgeConvNet(blocks=((4, (8,), (8,)), (4, (8,), ())), head=(8,), aggregation="max",
+                                    rngs=nnx.Rngs(0)),
     }
 
 
-@pytest.mark.parametrize("name", ["deepsets", "edgeconv", "edgeconv_naive"])
+@pytest.mark.parametrize("name", ["deepsets", "edgeconv", "edgeconv_naive", "edgeconv_max"])
 def test_permutation_invariance(name):
     model = _models()[name]
     parts, mask = _jets()
@@ -56,7 +58,7 @@ def test_permutation_invariance(name):
     assert diagnostics.permutation_check(model, np.asarray(x), mask, seed=1) < 1e-4
 
 
-@pytest.mark.parametrize("name", ["deepsets", "edgeconv", "edgeconv_naive"])
+@pytest.mark.parametrize("name", ["deepsets", "edgeconv", "edgeconv_naive", "edgeconv_max"])
 def test_padding_does_not_change_outputs(name):
     model = _models()[name]
     parts, mask = _jets()
@@ -109,6 +111,22 @@ def test_factored_edge_layer_equals_concatenated():
     coords = x[..., 2:4]
     np.testing.assert_allclose(np.asarray(fact(x, coords, jnp.asarray(mask))),
                                np.asarray(naive(x, coords, jnp.asarray(mask))), atol=1e-5)
+
+
+def test_max_aggregation_never_builds_messages_but_equals_them():
+    """max_j relu(c_i + n_j) = relu(c_i + max_j n_j): the fast max path equals the explicit max
+    over the (B, P, k, C) messages, and jets with fewer than two constituents give zeros."""
+    parts, mask = _jets(p=10)
+    x = particle_features(parts, mask)
+    conv = gnn.EdgeConv(5, (8,), 4, aggregation="max", rngs=nnx.Rngs(3))
+    idx, valid = gnn.knn(x[..., 2:4], jnp.asarray(mask), 4)
+    explicit = jnp.max(jnp.where(valid[..., None], nnx.relu(conv.edge_messages(x, idx)), -jnp.inf), axis=2)
+    explicit = jnp.where(jnp.any(valid, axis=2)[..., None], explicit, 0.0)
+    np.testing.assert_allclose(np.asarray(conv.aggregate(x, idx, valid)), np.asarray(explicit), rtol=1e-6, atol=1e-6)
+    grads = jax.grad(lambda m: jnp.sum(m.aggregate(x, idx, valid)))(conv)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(nnx.state(grads)))
+    with pytest.raises(ValueError, match="aggregation"):
+        gnn.EdgeConv(5, (8,), 4, aggregation="sum", rngs=nnx.Rngs(0))
 
 
 def test_lorentz_model_is_boost_invariant():

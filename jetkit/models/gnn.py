@@ -27,7 +27,7 @@ from flax import nnx
 from jetkit.models.inputs import COORDS, N_FEATURES
 
 __all__ = ["EdgeConv", "EdgeConvNet", "factor_edge_weights", "gather_neighbours", "knn",
-           "naive_particlenet_lite", "fast_edgeconv", "masked_mean"]
+           "naive_particlenet_lite", "fast_edgeconv", "masked_mean", "max_edgeconv"]
 
 _FAR = 1e9
 
@@ -77,13 +77,20 @@ class EdgeConv(nnx.Module):
         k: neighbours per node.
         node_channels: widths of per-node layers after the aggregation.
         factored: apply the first edge layer per node before gathering (same function class).
+        aggregation: ``"mean"`` over neighbours (ParticleNet) or ``"max"`` (DGCNN,
+            arXiv:1801.07829). With max, a factored block with one edge layer never builds the
+            (B, P, k, C) message tensor: relu and adding the centre term are monotonic, so
+            max_j relu(c_i + n_j) = relu(c_i + max_j n_j).
     """
 
     def __init__(self, in_features: int, edge_channels: Sequence[int], k: int = 16, *,
-                 node_channels: Sequence[int] = (), factored: bool = True, rngs: nnx.Rngs):
+                 node_channels: Sequence[int] = (), factored: bool = True, aggregation: str = "mean",
+                 rngs: nnx.Rngs):
         if k < 1 or not edge_channels:
             raise ValueError(f"need k >= 1 and at least one edge layer, got k={k}, {edge_channels}")
-        self.k, self.factored = int(k), bool(factored)
+        if aggregation not in ("mean", "max"):
+            raise ValueError(f"aggregation must be 'mean' or 'max', got {aggregation!r}")
+        self.k, self.factored, self.aggregation = int(k), bool(factored), aggregation
         c0 = edge_channels[0]
         if factored:
             self.center = nnx.Linear(in_features, c0, rngs=rngs)
@@ -107,12 +114,23 @@ class EdgeConv(nnx.Module):
         xj = gather_neighbours(x, idx)
         return self.edge(jnp.concatenate([xi, xj - xi], axis=-1))
 
-    def __call__(self, x, coords, mask):
-        idx, valid = knn(coords, mask, self.k)
+    def aggregate(self, x, idx, valid):
+        """Edge MLP on every (node, neighbour) pair, reduced over the neighbours: (B, P, C)."""
+        if self.aggregation == "max" and self.factored and not self.edge_layers:
+            nb = jnp.where(valid[..., None], gather_neighbours(self.neighbour(x), idx), -jnp.inf)
+            best = jnp.max(nb, axis=2)
+            return jnp.where(jnp.any(valid, axis=2)[..., None], nnx.relu(self.center(x) + best), 0.0)
         h = nnx.relu(self.edge_messages(x, idx))
         for layer in self.edge_layers:
             h = nnx.relu(layer(h))
-        h = masked_mean(h, valid, axis=2)
+        if self.aggregation == "max":
+            best = jnp.max(jnp.where(valid[..., None], h, -jnp.inf), axis=2)
+            return jnp.where(jnp.any(valid, axis=2)[..., None], best, 0.0)
+        return masked_mean(h, valid, axis=2)
+
+    def __call__(self, x, coords, mask):
+        idx, valid = knn(coords, mask, self.k)
+        h = self.aggregate(x, idx, valid)
         h = nnx.relu(self.norm(h) + self.shortcut(x))
         for layer in self.node_layers:
             h = nnx.relu(layer(h))
@@ -134,11 +152,12 @@ class EdgeConvNet(nnx.Module):
                  blocks: Sequence[tuple[int, Sequence[int], Sequence[int]]] = (
                      (16, (32,), (32,)), (16, (64,), (64,))),
                  head: Sequence[int] = (64,), out_features: int = 1, *, factored: bool = True,
-                 coords: Sequence[int] = COORDS, rngs: nnx.Rngs):
+                 aggregation: str = "mean", coords: Sequence[int] = COORDS, rngs: nnx.Rngs):
         self.coords = tuple(int(c) for c in coords)
         convs, f = [], in_features
         for k, edge, node in blocks:
-            conv = EdgeConv(f, edge, k, node_channels=node, factored=factored, rngs=rngs)
+            conv = EdgeConv(f, edge, k, node_channels=node, factored=factored, aggregation=aggregation,
+                            rngs=rngs)
             convs.append(conv)
             f = conv.out_features
         self.convs = nnx.List(convs)
@@ -175,3 +194,10 @@ def fast_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
     depth per node (see the module docstring and benchmarks/edgeconv.py)."""
     return EdgeConvNet(in_features, blocks=((7, (32,), (32,)), (7, (64,), (64,))), head=(64,),
                        factored=True, rngs=rngs)
+
+
+def max_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+    """:func:`fast_edgeconv` with max aggregation over the neighbours (DGCNN, arXiv:1801.07829):
+    the same layers and parameters, and no (B, P, k, C) message tensor (see :class:`EdgeConv`)."""
+    return EdgeConvNet(in_features, blocks=((7, (32,), (32,)), (7, (64,), (64,))), head=(64,),
+                       factored=True, aggregation="max", rngs=rngs)

@@ -7,10 +7,12 @@ Agg figure, which the explorers render to a PNG shown in an ``ipywidgets.Image``
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as W
 import matplotlib
 
-__all__ = ["live_figure"]
+__all__ = ["live_figure", "redraw"]
 
 
 def _in_kernel() -> bool:
@@ -63,3 +65,14 @@ def live_figure(figsize):
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig, False
+
+
+def redraw(fig, live: bool, image: W.Image | None = None) -> None:
+    """Show the figure's new state: ``draw_idle`` on a live canvas, else render it to a PNG in
+    ``image`` (an Agg canvas would draw at once in draw_idle; savefig draws it anyway)."""
+    if live:
+        fig.canvas.draw_idle()
+        return
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72)
+    image.value = buf.getvalue()

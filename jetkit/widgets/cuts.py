@@ -15,13 +15,12 @@ CSS classes for browser tests: ``jetkit-cut-slider``, ``jetkit-temperature-slide
 
 from __future__ import annotations
 
-import io
 
 import ipywidgets as W
 import numpy as np
 
 from jetkit import stats
-from jetkit.widgets.canvas import live_figure
+from jetkit.widgets.canvas import live_figure, redraw
 
 __all__ = ["CutExplorer"]
 
@@ -212,9 +211,4 @@ class CutExplorer(W.VBox):
         self._redraw()
 
     def _redraw(self) -> None:
-        if self._live:
-            self.fig.canvas.draw_idle()
-        else:
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png", dpi=72)
-            self._view.value = buf.getvalue()
+        redraw(self.fig, self._live, self._view)

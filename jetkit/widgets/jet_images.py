@@ -17,14 +17,13 @@ Controls carry stable CSS classes (``jetkit-class-select``, ``jetkit-jet-slider`
 from __future__ import annotations
 
 import contextlib
-import io
 
 import ipywidgets as W
 import numpy as np
 
 from jetkit import plotting
 from jetkit.physics import images
-from jetkit.widgets.canvas import live_figure
+from jetkit.widgets.canvas import live_figure, redraw
 
 __all__ = ["JetImageViewer"]
 
@@ -192,12 +191,7 @@ class JetImageViewer(W.VBox):
         self.colorbar.set_label(unit)
         self.ax.set_title(self._title(), fontsize="medium")
         self.info.value = self._info_html()
-        if self._live:
-            self.fig.canvas.draw_idle()
-        else:  # an Agg canvas would draw at once in draw_idle; savefig draws it anyway
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png", dpi=72)
-            self._view.value = buf.getvalue()
+        redraw(self.fig, self._live, self._view)
 
     # ----------------------------------------------------------------------------------------
     # text

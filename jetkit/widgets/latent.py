@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as W
 import numpy as np
 
-from jetkit.widgets.canvas import live_figure
+from jetkit.widgets.canvas import live_figure, redraw
 
 __all__ = ["LatentExplorer", "project"]
 
@@ -170,14 +170,7 @@ class LatentExplorer(W.VBox):
         return self.image_data
 
     def _redraw(self):
-        if self._live:
-            self.fig.canvas.draw_idle()
-        else:
-            import io
-
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png", dpi=72)
-            self._png.value = buf.getvalue()
+        redraw(self.fig, self._live, self._png)
 
     def _show_image(self, image, xy, text):
         self.im.set_data(image)

@@ -16,7 +16,6 @@ are arrays, so an update takes milliseconds. Controls are ordinary ipywidgets (s
 
 from __future__ import annotations
 
-import io
 
 import ipywidgets as W
 import matplotlib
@@ -26,7 +25,7 @@ import numpy as np
 from jetkit import metrics
 from jetkit.fpga import cost as fpga_cost
 from jetkit.fpga import QuantConfig
-from jetkit.widgets.canvas import live_figure
+from jetkit.widgets.canvas import live_figure, redraw
 
 __all__ = ["QuantizationExplorer"]
 
@@ -138,9 +137,4 @@ class QuantizationExplorer(W.VBox):
         self.info.value = (f"<b>accuracy {self.accuracy:.3f}</b> &nbsp; EBOPs {c.ebops:,} &nbsp; "
                            f"multiplications {c.n_mult:,} &nbsp; DSP ≈ {c.dsp} &nbsp; "
                            f"LUT ≈ {c.lut:,} &nbsp; latency ≈ {c.latency_ns:.0f} ns")
-        if self._live:
-            self.fig.canvas.draw_idle()
-        else:
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png", dpi=72)
-            self._view.value = buf.getvalue()
+        redraw(self.fig, self._live, self._view)
