@@ -78,9 +78,10 @@ class EdgeConv(nnx.Module):
         node_channels: widths of per-node layers after the aggregation.
         factored: apply the first edge layer per node before gathering (same function class).
         aggregation: ``"mean"`` over neighbours (ParticleNet) or ``"max"`` (DGCNN,
-            arXiv:1801.07829). With max, a factored block with one edge layer never builds the
-            (B, P, k, C) message tensor: relu and adding the centre term are monotonic, so
-            max_j relu(c_i + n_j) = relu(c_i + max_j n_j).
+            arXiv:1801.07829). With max, a factored block with one edge layer needs no message
+            tensor: relu and adding the centre term are monotonic, so max_j relu(c_i + n_j) =
+            relu(c_i + max_j n_j), and the backward pass scatters one (B, P, C) gradient (the
+            winning neighbour per channel) instead of a (B, P, k, C) one.
     """
 
     def __init__(self, in_features: int, edge_channels: Sequence[int], k: int = 16, *,
@@ -117,8 +118,10 @@ class EdgeConv(nnx.Module):
     def aggregate(self, x, idx, valid):
         """Edge MLP on every (node, neighbour) pair, reduced over the neighbours: (B, P, C)."""
         if self.aggregation == "max" and self.factored and not self.edge_layers:
-            nb = jnp.where(valid[..., None], gather_neighbours(self.neighbour(x), idx), -jnp.inf)
-            best = jnp.max(nb, axis=2)
+            nb = self.neighbour(x)  # (B, P, C): find the winning neighbour per channel without
+            cand = gather_neighbours(jax.lax.stop_gradient(nb), idx)  # gradients, then gather
+            which = jnp.argmax(jnp.where(valid[..., None], cand, -jnp.inf), axis=2)  # only it:
+            best = jnp.take_along_axis(nb, jnp.take_along_axis(idx, which, axis=2), axis=1)  # (B, P, C)
             return jnp.where(jnp.any(valid, axis=2)[..., None], nnx.relu(self.center(x) + best), 0.0)
         h = nnx.relu(self.edge_messages(x, idx))
         for layer in self.edge_layers:
