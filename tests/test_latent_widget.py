@@ -108,3 +108,29 @@ def test_bad_inputs():
         LatentExplorer(lambda x: np.zeros((len(x) - 1, 2)), decode, data, labels)
     with pytest.raises(ValueError, match="square"):
         LatentExplorer(encode, lambda z: np.ones((len(z), 7)), data, labels)
+
+
+@pytest.mark.filterwarnings("ignore:Passing unrecognized arguments:DeprecationWarning")
+def test_live_canvas_redraws_in_place(monkeypatch):
+    """Under ``%matplotlib widget`` the explorer shows the live ipympl canvas and redraws it
+    (no static PNG view exists then)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import ipywidgets as W
+
+    from jetkit.widgets import canvas
+
+    previous = matplotlib.get_backend()
+    plt.switch_backend("module://ipympl.backend_nbagg")
+    monkeypatch.setattr(canvas.matplotlib, "get_backend", lambda: "widget")
+    try:
+        encode, decode, data, labels = _toy()
+        ex = LatentExplorer(encode, decode, data, labels, class_names=["qcd", "top"])
+        assert ex._live and isinstance(ex.fig.canvas, W.DOMWidget) and ex.fig.canvas in ex.children
+        before = np.array(ex.image_data)
+        ex.x_slider.value = ex.x_slider.max
+        assert not np.allclose(ex.image_data, before)
+        plt.close(ex.fig)
+    finally:
+        monkeypatch.undo()
+        plt.switch_backend(previous)

@@ -157,8 +157,7 @@ class LatentExplorer(W.VBox):
         self.ax_image.set_ylabel("Δφ (rotated)")
         self.cbar = self.fig.colorbar(self.im, ax=self.ax_image, label="decoded pT fraction")
         self.fig.tight_layout()
-        if not self._live:
-            self._png = W.Image(format="png")
+        self._png = None if self._live else W.Image(format="png")  # the static view outside Jupyter
 
     def _decode_z(self, z):
         out = np.asarray(self.decode_fn(np.asarray(z, np.float32)[None]))[0]
