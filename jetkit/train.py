@@ -293,19 +293,15 @@ def _first_layer_width(model: nnx.Module) -> int | None:
     return None
 
 
-def _check_inputs_fit(model: nnx.Module, xs: tuple) -> None:
-    """Trace ``model(*xs)`` abstractly; a shape mismatch becomes a ValueError naming the widths."""
-    try:
-        jax.eval_shape(lambda m, a: m(*a), model, xs)
-    except TypeError as err:
-        width = _first_layer_width(model)
-        got = np.shape(xs[0])[-1] if xs and np.ndim(xs[0]) else None
-        if width is not None and got is not None and got != width:
-            raise ValueError(
-                f"the inputs have feature width {got}, but the model's first layer expects {width} "
-                f"(inputs of shape {tuple(np.shape(xs[0]))}); prepare the inputs the model was built for"
-            ) from err
-        raise ValueError(f"the inputs do not fit the model: {err}") from err
+def _misfit(model: nnx.Module, xs: tuple, err: TypeError) -> ValueError:
+    """The ValueError for inputs whose shapes made tracing ``model(*xs)`` fail, naming the widths."""
+    width = _first_layer_width(model)
+    got = np.shape(xs[0])[-1] if xs and np.ndim(xs[0]) else None
+    if width is not None and got is not None and got != width:
+        return ValueError(
+            f"the inputs have feature width {got}, but the model's first layer expects {width} "
+            f"(inputs of shape {tuple(np.shape(xs[0]))}); prepare the inputs the model was built for")
+    return ValueError(f"the inputs do not fit the model: {err}")
 
 
 def predict(model: nnx.Module, *inputs, batch_size: int = 2048) -> np.ndarray:
@@ -319,7 +315,6 @@ def predict(model: nnx.Module, *inputs, batch_size: int = 2048) -> np.ndarray:
     if n == 0:
         raise ValueError("predict() needs at least one example")
     size = min(batch_size, n)
-    _check_inputs_fit(model, _take(inputs, slice(0, size)))
     outs = []
     for s in range(0, n, size):
         batch = _take(inputs, slice(s, s + size))
@@ -327,7 +322,10 @@ def predict(model: nnx.Module, *inputs, batch_size: int = 2048) -> np.ndarray:
         if m < size:  # pad with copies of the first row: same compiled shape
             batch = jax.tree_util.tree_map(
                 lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[:1], size - m, 0)]), batch)
-        outs.append(np.asarray(_forward(model, batch))[:m])
+        try:
+            outs.append(np.asarray(_forward(model, batch))[:m])
+        except TypeError as err:  # raised while tracing: shapes that do not fit the model
+            raise _misfit(model, batch, err) from err
     return np.concatenate(outs)
 
 
