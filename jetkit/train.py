@@ -24,6 +24,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jetkit import parallel
+
 __all__ = ["History", "cross_entropy_loss", "evaluate", "fit", "load_checkpoint", "predict",
            "save_checkpoint"]
 
@@ -35,6 +37,7 @@ class History:
     """What happened during :func:`fit` (one entry per epoch)."""
 
     train_loss: list[float] = dataclasses.field(default_factory=list)
+    step_loss: list[float] = dataclasses.field(default_factory=list)  # every optimiser step
     val_loss: list[float] = dataclasses.field(default_factory=list)
     best_epoch: int = -1
     seconds: float = 0.0
@@ -82,16 +85,21 @@ def _optimiser_step(loss_fn: LossFn, batch_size: int, sharding=None):
     update on the pure state of (model, optimizer). Shared by the scanned and the stepped loop."""
 
     def step(graphdef, state, data, order, i):
-        m, o = nnx.merge(graphdef, state)
         idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
         batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
         if sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, sharding)
-        loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
-        o.update(m, grads)
-        return nnx.split((m, o))[1], loss
+        return _update(loss_fn, graphdef, state, batch)
 
     return step
+
+
+def _update(loss_fn: LossFn, graphdef, state, batch):
+    """One optimiser update of the pure state of (model, optimizer) on ``batch``."""
+    m, o = nnx.merge(graphdef, state)
+    loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
+    o.update(m, grads)
+    return nnx.split((m, o))[1], loss
 
 
 @functools.lru_cache(maxsize=64)
@@ -118,21 +126,32 @@ def _step_program(loss_fn: LossFn, batch_size: int, sharding=None):
     return jax.jit(_optimiser_step(loss_fn, batch_size, sharding), static_argnums=0, donate_argnums=1)
 
 
-def _run_steps(loss_fn: LossFn, steps: int, batch_size: int, sharding=None):
-    """An epoch as a Python loop over :func:`_step_program` (same batches as the scan)."""
-    step = _step_program(loss_fn, batch_size, sharding)
+def _run_steps(loss_fn: LossFn, steps: int, batch_size: int, sharding=None, fed: bool = False):
+    """An epoch as a Python loop over :func:`_step_program` (same batches as the scan). With
+    ``fed`` (several JAX processes) every process instead feeds its slice of each global batch
+    (:func:`jetkit.parallel.process_batch`) to one compiled update across all devices."""
+    step = _fed_program(loss_fn) if fed else _step_program(loss_fn, batch_size, sharding)
 
     def run_epoch(model, optimizer, data, order):
         graphdef, state = nnx.split((model, optimizer))
-        order = jnp.asarray(order)
+        order_dev = None if fed else jnp.asarray(order)
         losses = []
         for i in range(steps):
-            state, loss = step(graphdef, state, data, order, i)
+            if fed:
+                batch = parallel.process_batch(data, order[i * batch_size:(i + 1) * batch_size], sharding)
+                state, loss = step(graphdef, state, batch)
+            else:
+                state, loss = step(graphdef, state, data, order_dev, i)
             losses.append(loss)
         nnx.update((model, optimizer), state)
         return jnp.stack(losses)
 
     return run_epoch
+
+
+@functools.lru_cache(maxsize=64)
+def _fed_program(loss_fn: LossFn):
+    return jax.jit(functools.partial(_update, loss_fn), static_argnums=0, donate_argnums=1)
 
 
 def _has_convolution(model: nnx.Module) -> bool:
@@ -146,17 +165,6 @@ def _eval_program(loss_fn: LossFn):
         return loss_fn(model, batch)
 
     return eval_step
-
-
-def _data_parallel_placement(batch_size: int):
-    """Shardings for data-parallel training over every local device (replicated parameters)."""
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    n_dev = jax.device_count()
-    if batch_size % n_dev:
-        raise ValueError(f"batch_size {batch_size} must be divisible by the {n_dev} devices")
-    mesh = jax.make_mesh((n_dev,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
-    return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
 
 
 def fit(
@@ -198,7 +206,9 @@ def fit(
         patience: stop after this many epochs without a better validation loss (needs ``val``);
             with ``restore_best`` the best epoch's weights are put back at the end.
         data_parallel: shard each batch over all JAX devices (parameters replicated, gradients
-            all-reduced by XLA); same result as one device up to float rounding.
+            all-reduced by XLA); same result as one device up to float rounding. Works across
+            several JAX processes too (see :mod:`jetkit.parallel`): each process then feeds its
+            slice of every global batch, and the batches are the same as in one process.
         loop: ``"auto"``, ``"scan"`` or ``"step"`` (see above).
     Returns:
         A :class:`History`; the model is left in eval mode.
@@ -216,18 +226,20 @@ def fit(
     opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
     steps_per_epoch = n // batch_size
     data_sharding = None
+    processes = jax.process_count() if data_parallel else 1
     if data_parallel:
-        data_sharding, replicated = _data_parallel_placement(batch_size)
-        nnx.update((model, opt), jax.device_put(nnx.state((model, opt)), replicated))
-        train_dev = jax.device_put(train, replicated)
+        data_sharding, replicated = parallel.placement(batch_size)
+        nnx.update((model, opt), parallel.replicate(nnx.state((model, opt)), replicated))
+        # several processes: the training set stays on each host, batches are fed per process
+        train_dev = jax.device_put(train, replicated) if processes == 1 else jax.tree_util.tree_map(np.asarray, train)
     else:
         train_dev = jax.device_put(train)
     if loop == "auto":
         loop = "step" if jax.default_backend() == "cpu" and _has_convolution(model) else "scan"
-    if loop == "scan":
+    if loop == "scan" and processes == 1:
         run_epoch = _epoch_program(loss_fn, steps_per_epoch, batch_size, data_sharding)
     else:
-        run_epoch = _run_steps(loss_fn, steps_per_epoch, batch_size, data_sharding)
+        run_epoch = _run_steps(loss_fn, steps_per_epoch, batch_size, data_sharding, fed=processes > 1)
     eval_step = _eval_program(loss_fn)
 
     from tqdm.auto import tqdm
@@ -235,11 +247,12 @@ def fit(
     history = History()
     best_loss, best_state, waited = np.inf, None, 0
     t0 = time.perf_counter()
-    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
+    bar = tqdm(range(epochs), desc=description, disable=not (progress and parallel.is_main_process()), leave=False)
     for epoch in bar:
         model.train()
         order = np.random.default_rng(seed + epoch).permutation(n).astype(np.int32)
         losses = run_epoch(model, opt, train_dev, order)
+        history.step_loss.extend(np.asarray(losses, dtype=np.float64).tolist())
         history.train_loss.append(float(jnp.mean(losses)))
         history.steps += steps_per_epoch
         history.examples += steps_per_epoch * batch_size
@@ -336,13 +349,15 @@ def _flat_params(model: nnx.Module) -> dict[str, np.ndarray]:
 
 def save_checkpoint(model: nnx.Module, path: str | Path, metadata: dict | None = None) -> Path:
     """Save every variable of ``model`` (parameters and e.g. batch statistics) to ``path``
-    (.npz, byte-reproducible) with optional JSON-serialisable ``metadata``."""
+    (.npz, byte-reproducible) with optional JSON-serialisable ``metadata``. With several JAX
+    processes only process 0 writes."""
     from jetkit.data.files import save_npz
 
     arrays = _flat_params(model)
     arrays["__metadata__"] = np.array(json.dumps(metadata or {}, sort_keys=True))
     path = Path(path)
-    save_npz(path, arrays)
+    if parallel.is_main_process():  # one writer when several JAX processes train together
+        save_npz(path, arrays)
     return path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetkit.data import events, files, generate, specs, truth
+from jetkit.data import events, executors, files, generate, specs, truth
 
 DATA = Path(specs.DATA_DIR)
 
@@ -183,7 +183,7 @@ def test_worker_processes_are_spawned_not_forked(monkeypatch, tmp_path):
             seen["method"] = mp_context.get_start_method() if mp_context else "default (fork on Linux)"
             raise RuntimeError("stop here")
 
-    monkeypatch.setattr(generate, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(executors, "ProcessPoolExecutor", Pool)
     with pytest.raises(RuntimeError, match="stop here"):
         generate.run_chunks(TINY, tmp_path / "cache", jobs=2, progress=False)
     assert seen["method"] == "spawn"
