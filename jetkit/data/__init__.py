@@ -8,8 +8,10 @@ generator that makes them.
 Modules: :mod:`~jetkit.data.datasets` (``JetDataset``, load, split, batches),
 :mod:`~jetkit.data.specs` (what defines each dataset), :mod:`~jetkit.data.truth` (truth
 matching), :mod:`~jetkit.data.events` (one seeded chunk of Pythia events), :mod:`~jetkit.data.files`
-(atomic ``.npz`` writes, sha256, manifest) and :mod:`~jetkit.data.generate` (whole datasets; the
-CLI ``python -m jetkit.data.generate NAME``). Generation needs the ``gen`` extra.
+(atomic ``.npz`` writes, sha256, manifest), :mod:`~jetkit.data.executors` (where chunks run:
+local processes or a Dask cluster) and :mod:`~jetkit.data.generate` (whole datasets; the CLI
+``python -m jetkit.data.generate NAME``). Generation needs the ``gen`` extra, Dask the ``scale``
+extra.
 """
 
 from jetkit.data.datasets import (JetDataset, Splits, available, batches, load, one_vs_background,
