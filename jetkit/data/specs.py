@@ -77,6 +77,22 @@ DATASETS: dict[str, DatasetSpec] = {
         n_constituents=64,
         base_seed=20_190_914,
     ),
+    # The shape systematic of notebook 01: QCD jets of top_qcd's window with the final-state
+    # shower's renormalisation scale halved and doubled (the usual FSR variation; Pythia's
+    # TimeShower:renormMultFac multiplies the scale at which alpha_s of every emission is taken).
+    "top_qcd_fsr": DatasetSpec(
+        name="top_qcd_fsr",
+        classes=(
+            ProcessSpec("qcd_fsr_down", _QCD + ("TimeShower:renormMultFac = 0.5",), "any"),
+            ProcessSpec("qcd_fsr_up", _QCD + ("TimeShower:renormMultFac = 2.0",), "any"),
+        ),
+        pt_min=550.0,
+        pt_max=650.0,
+        eta_max=2.0,
+        n_per_class=4_000,
+        n_constituents=64,
+        base_seed=20_220_305,
+    ),
     # JetNet-style five classes (arXiv:2106.11535) with the hls4ml features (arXiv:1804.06913).
     "jet5": DatasetSpec(
         name="jet5",
