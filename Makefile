@@ -35,6 +35,7 @@ test: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m jetkit.data.generate top_qcd --jobs 2
 	$(BIN)/python -m jetkit.data.generate jet5 --jobs 2
+	$(BIN)/python -m jetkit.data.generate top_qcd_fsr --jobs 2
 
 # Rebuild every notebook from its source in notebooks/build/, then re-execute it in place so the
 # committed outputs are current.

@@ -114,7 +114,7 @@ def _manifest() -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["top_qcd", "jet5"])
+@pytest.mark.parametrize("name", ["top_qcd", "jet5", "top_qcd_fsr"])
 def test_first_chunk_regenerates_the_shipped_bytes(name):
     """Chunk 0 of the first class, regenerated from the recorded seed, is identical to the first
     rows of the shipped file (same arrays, same bytes)."""
@@ -137,7 +137,7 @@ def test_first_chunk_regenerates_the_shipped_bytes(name):
 
 def test_manifest_records_provenance():
     manifest = _manifest()
-    for name in ("top_qcd", "jet5"):
+    for name in ("top_qcd", "jet5", "top_qcd_fsr"):
         entry = manifest[name]
         path = DATA / entry["file"]
         assert path.stat().st_size == entry["bytes"]
@@ -147,6 +147,7 @@ def test_manifest_records_provenance():
         assert set(entry["counts"]) == {p.name for p in specs.DATASETS[name].classes}
     assert min(manifest["top_qcd"]["counts"].values()) >= 25_000
     assert min(manifest["jet5"]["counts"].values()) >= 10_000
+    assert min(manifest["top_qcd_fsr"]["counts"].values()) >= 4_000
     total = sum(manifest[n]["bytes"] for n in manifest)
     assert total < 50e6, f"data/ is {total / 1e6:.1f} MB; keep it under ~50 MB"
 
