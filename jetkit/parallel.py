@@ -8,11 +8,10 @@ reads Slurm's variables by itself), holds the same training set on its host, and
 own slice of every global batch to its devices (:func:`process_batch`); the optimiser step is one
 program across all of them (gloo collectives on CPUs, NCCL on GPUs)::
 
-    srun --ntasks=4 --gpus-per-task=1 python train.py      # train.py calls initialize() first
+    srun --ntasks=4 --gpus-per-task=1 python my_training.py   # it calls initialize() first
 
-    # two processes on this machine (CPU), e.g. to test:
-    python train.py --coordinator 127.0.0.1:12345 --processes 2 --process-id 0 &
-    python train.py --coordinator 127.0.0.1:12345 --processes 2 --process-id 1
+    # two processes on this machine (CPU); tests/scale_out_worker.py is a complete example
+    python tests/scale_out_worker.py /tmp/out 2 0 12345 & python tests/scale_out_worker.py /tmp/out 2 1 12345
 
 :func:`jetkit.train.fit` uses these with ``data_parallel=True``; checkpoints are written by
 process 0 only (:func:`is_main_process`).
