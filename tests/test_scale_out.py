@@ -135,3 +135,19 @@ def test_chunk_ranges_are_checked():
         generate.main([NAME, "--chunks", "0:2", "--assemble"])
     with pytest.raises(ValueError, match="jobs"):
         executors.local_pool(0)
+
+
+def test_parallel_helpers_in_one_process():
+    from jetkit import parallel
+
+    assert parallel.is_main_process()
+    data_sharding, replicated = parallel.placement(8)
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    idx = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    batch = parallel.process_batch({"x": x}, idx, data_sharding)
+    np.testing.assert_array_equal(np.asarray(batch["x"]), x[idx])
+    np.testing.assert_array_equal(np.asarray(parallel.replicate(x, replicated)), x)
+    with pytest.raises(ValueError, match="num_processes"):
+        parallel.initialize("127.0.0.1:1", 0, 0)
+    with pytest.raises(ValueError, match="process_id"):
+        parallel.initialize("127.0.0.1:1", 2, 2)
