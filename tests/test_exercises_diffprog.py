@@ -56,3 +56,20 @@ def test_exercise_checks(real_jets, capsys):
     assert exercises.check("01_best_cut", t_min, scores, labels, w, rel_unc=0.1, min_background_mc=50)
     assert not exercises.check("01_best_cut", 0.97, scores, labels, w, rel_unc=0.1, min_background_mc=50)
     assert "at least 50" in capsys.readouterr().out
+
+
+def test_histosys_exercise_accepts_the_linear_rule_and_explains_common_mistakes(capsys):
+    down, nominal, up = np.array([90.0, 8.0, 3.0]), np.array([100.0, 10.0, 4.0]), np.array([115.0, 11.0, 6.0])
+    alphas = np.array([-2.0, -1.0, -0.4, 0.0, 0.5, 1.0, 1.7])
+    a = alphas[:, None]
+    linear = np.where(a >= 0, nominal + a * (up - nominal), nominal + a * (nominal - down))
+    assert exercises.check("01_histosys", linear, alphas, down, nominal, up)
+    assert "smooth" in capsys.readouterr().out
+    assert not exercises.check("01_histosys", linear.T, alphas, down, nominal, up)
+    assert "transpose" in capsys.readouterr().out
+    assert not exercises.check("01_histosys", linear[::-1], alphas, down, nominal, up)
+    swapped = np.where(a >= 0, nominal + a * (nominal - down), nominal + a * (up - nominal))
+    assert not exercises.check("01_histosys", swapped, alphas, down, nominal, up)
+    assert not exercises.check("01_histosys", None, alphas, down, nominal, up)
+    out = capsys.readouterr().out
+    assert "115" not in out and "Not yet" in out  # hints never print the expected histograms

@@ -77,7 +77,7 @@ DATASETS: dict[str, DatasetSpec] = {
         n_constituents=64,
         base_seed=20_190_914,
     ),
-    # The shape systematic of notebook 01: QCD jets of top_qcd's window with the final-state
+    # A shape systematic for differentiable analyses: QCD jets of top_qcd's window with the final-state
     # shower's renormalisation scale halved and doubled (the usual FSR variation; Pythia's
     # TimeShower:renormMultFac multiplies the scale at which alpha_s of every emission is taken).
     "top_qcd_fsr": DatasetSpec(

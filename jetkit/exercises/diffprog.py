@@ -4,6 +4,7 @@
     exercises.check("01_asimov", my_z, s, b, sigma_b)                 # Cowan's formula with sigma_b
     exercises.check("01_best_cut", my_threshold, scores, labels, weights, rel_unc=0.2,
                     min_background_mc=20)
+    exercises.check("01_histosys", my_b, alphas, down, nominal, up)   # piecewise-linear histosys
 
 Expected values are computed here from the learner's own inputs; messages never reveal them.
 """
@@ -104,3 +105,32 @@ def _check_best_cut(answer, scores, labels, weights, rel_unc: float = 0.0, min_b
         return exercises.ok(f"Z = {z:.2f} at your threshold.")
     return exercises.fail(f"your threshold gives Z = {z:.2f}, more than {tolerance:.0%} below the best "
                           "single cut. Scan more thresholds, with the uncertainty included.")
+
+
+@exercises.register(
+    "01_histosys",
+    hint="For every alpha (a column vector alpha[:, None]) take nominal + alpha * (up - nominal) where "
+    "alpha >= 0 and nominal + alpha * (nominal - down) where alpha < 0 (np.where).",
+)
+def _check_histosys(answer, alphas, down, nominal, up) -> bool:
+    from jetkit.stats.likelihood import histosys_interpolation
+
+    alphas = np.asarray(alphas, dtype=np.float64)
+    down, nominal, up = (np.asarray(h, dtype=np.float64) for h in (down, nominal, up))
+    a = alphas[:, None]
+    expected = np.where(a >= 0, nominal + a * (up - nominal), nominal + a * (nominal - down))
+    got = np.asarray(answer, dtype=np.float64) if answer is not None else None
+    if got is not None and got.shape == expected.shape[::-1]:
+        return exercises.fail("one row per alpha, one column per bin: transpose your result.")
+    if got is not None and got.shape == expected.shape and np.allclose(got[::-1], expected, rtol=1e-6):
+        return exercises.fail("the two sides are swapped: alpha = +1 must give the up histogram.")
+    if got is None or got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+        return exercises.check_array(got, expected, rtol=1e-6, atol=1e-9, name="your interpolation",
+                                     hint="At alpha = -1, 0, +1 it must return down, nominal and up.")
+    # jetkit's smooth default (pyhf's code4p) differs from yours only strictly inside |alpha| < 1
+    smooth = np.stack([np.asarray(histosys_interpolation(a, down, nominal, up), np.float64) for a in alphas])
+    inside = np.abs(alphas) < 1
+    gap = float(np.max(np.abs(smooth[inside] - got[inside]) / np.maximum(nominal, 1e-12))) if inside.any() else 0.0
+    return exercises.ok(f"linear on each side of alpha = 0. pyhf's default (code4p) returns the same "
+                        f"histograms at |alpha| >= 1 and is smooth at 0; inside it differs from yours "
+                        f"by up to {gap:.1%} of a bin here.")

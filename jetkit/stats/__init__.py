@@ -1,5 +1,6 @@
 """Statistics for differentiable analyses, in JAX: hard and soft histograms, relaxed cuts,
-Asimov significances, likelihood fits with Hessian and profile errors, and neos.
+Asimov significances, likelihood fits with Hessian and profile errors, a HistFactory-style binned
+likelihood with nuisance parameters, and neos.
 
 >>> from jetkit import stats
 >>> stats.asimov_significance(10.0, 100.0)                  # Z of a counting experiment
@@ -8,22 +9,28 @@ Asimov significances, likelihood fits with Hessian and profile errors, and neos.
 >>> h = stats.soft_histogram(scores, edges, weights, bandwidth=0.05)    # differentiable
 >>> result = stats.fit(nll, {"mu": 170.0, "sigma": 15.0})               # Newton + Hessian
 >>> result.values["mu"], result.errors["mu"]
+>>> m = stats.binned_model(s, b, histo_down=b_dn, histo_up=b_up, norm_lo=[0.9], norm_hi=[1.1])
+>>> stats.asimov_discovery_significance(m)   # profiled median Z, as pyhf; differentiable
 
 Everything is a pure function of arrays: jit-, grad- and vmap-friendly. Inputs are validated
 whenever they are concrete (not traced): negative yields, empty background bins, non-positive
 temperatures or bandwidths raise a ``ValueError`` that says what to do.
 
 Modules: :mod:`~jetkit.stats.histograms`, :mod:`~jetkit.stats.cuts`,
-:mod:`~jetkit.stats.significance` (arXiv:1007.1727), :mod:`~jetkit.stats.fitting`, and
+:mod:`~jetkit.stats.significance` (arXiv:1007.1727), :mod:`~jetkit.stats.fitting`,
+:mod:`~jetkit.stats.likelihood` (binned likelihood with histosys/normsys nuisances, q0, Asimov Z),
+:mod:`~jetkit.stats.histfactory` (the same model in pyhf), :mod:`~jetkit.stats.systematics`
+(shape variations, the profiled Z of a score histogram, neos with nuisances), and
 :mod:`~jetkit.stats.neos` (neural summary statistics trained on the significance,
 arXiv:2203.05570; INFERNO arXiv:1806.04743).
 """
 
-from jetkit.stats import cuts, fitting, histograms, neos, significance
+from jetkit.stats import cuts, fitting, histfactory, histograms, likelihood, neos, significance, systematics
 from jetkit.stats.cuts import *  # noqa: F401,F403
 from jetkit.stats.fitting import *  # noqa: F401,F403
 from jetkit.stats.histograms import *  # noqa: F401,F403
+from jetkit.stats.likelihood import *  # noqa: F401,F403
 from jetkit.stats.significance import *  # noqa: F401,F403
 
-__all__ = ["cuts", "fitting", "histograms", "neos", "significance",
-           *cuts.__all__, *fitting.__all__, *histograms.__all__, *significance.__all__]
+__all__ = ["cuts", "fitting", "histfactory", "histograms", "likelihood", "neos", "significance", "systematics",
+           *cuts.__all__, *fitting.__all__, *histograms.__all__, *likelihood.__all__, *significance.__all__]
