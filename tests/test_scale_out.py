@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetkit.data import executors, generate, specs
+from jetkit.data import executors, generate, load, specs
 
 pytest.importorskip("distributed")
 
@@ -45,6 +45,8 @@ def test_dask_local_cluster_gives_the_serial_bytes(serial, tmp_path):
     assert path.read_bytes() == serial
     entry = json.loads((tmp_path / "MANIFEST.json").read_text())[STEM]
     assert entry["counts"] == {"qcd": 40, "top": 40}
+    jets = load(STEM, data_dir=tmp_path)  # a bigger or re-seeded dataset loads like a shipped one
+    assert jets.counts() == {"qcd": 40, "top": 40} and jets.particles.shape == (80, 64, 3)
 
 
 @pytest.mark.slow
