@@ -1,10 +1,12 @@
-"""Checks of notebook 03 (anomaly detection): R_z by hand and a 1 % background threshold."""
+"""Checks of notebook 03 (anomaly detection): R_z by hand, a 1 % background threshold and the
+significance improvement eps_S / sqrt(eps_B) of a score."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from jetkit.exercises import _core as exercises
+from jetkit.metrics.anomaly import significance_improvement
 from jetkit.models.autoencoders import rz_score
 
 __all__ = []
@@ -41,3 +43,25 @@ def _check_threshold(answer, background_scores, fraction: float = 0.01) -> bool:
     if abs(kept - fraction) > max(0.2 * fraction, 2.0 / len(s)):
         return exercises.fail(f"{kept:.4f} of the background passes your cut, not {fraction:g}")
     return exercises.ok(f"{kept:.4f} of the background passes the cut")
+
+
+@exercises.register(
+    "03_sic",
+    hint="Find the score threshold that keeps the fraction eps_b of the background (a quantile of the "
+    "background scores), take the fraction of signal jets above it (eps_S) and divide by sqrt(eps_b).",
+)
+def _check_sic(answer, labels, scores, eps_b) -> bool:
+    labels = np.asarray(labels)
+    expected = significance_improvement(labels, scores, eps_b)
+    if answer is None:
+        return exercises.fail("your answer is None: compute eps_S / sqrt(eps_B)")
+    value = float(np.asarray(answer))
+    eps_s = expected * np.sqrt(eps_b)
+    if np.isclose(value, eps_s, rtol=0.03):
+        return exercises.fail("that is eps_S itself: divide it by sqrt(eps_B)")
+    if np.isclose(value, eps_s / eps_b, rtol=0.03):
+        return exercises.fail("divide by the square root of eps_B, not by eps_B")
+    if not np.isclose(value, expected, rtol=0.03):  # a quantile threshold vs the interpolated ROC
+        return exercises.fail("not yet: the threshold must keep the fraction eps_b of the BACKGROUND jets "
+                              "(labels == 0), and eps_S is counted among the signal jets (labels == 1)")
+    return exercises.ok("a cut there multiplies s / sqrt(b) by this factor; above 1, the cut helps")

@@ -1,5 +1,6 @@
-"""Anomaly-detection figures of merit: per score, the AUC and the signal efficiency at fixed
-background efficiencies (scores are "larger = more anomalous")."""
+"""Anomaly-detection figures of merit: per score, the AUC, the signal efficiency at fixed
+background efficiencies and the significance improvement eps_S / sqrt(eps_B) (scores are
+"larger = more anomalous")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from jetkit.metrics.classification import auc, signal_efficiency_at
 
-__all__ = ["EPS_B", "evaluate", "format_table"]
+__all__ = ["EPS_B", "evaluate", "format_table", "significance_improvement"]
 
 
 EPS_B = (1e-1, 1e-2, 1e-3)
@@ -24,6 +25,14 @@ def evaluate(labels, score_dict: dict, *, name: str = "", eps_b=EPS_B) -> list[d
             row[f"eS@{e:g}"] = signal_efficiency_at(labels, s, e)
         rows.append(row)
     return rows
+
+
+def significance_improvement(labels, scores, eps_b: float) -> float:
+    """Significance improvement eps_S / sqrt(eps_B) of a cut that keeps the background fraction
+    ``eps_b`` (the figure of merit of the LHC Olympics, arXiv:2101.08320): how much a cut on the
+    score multiplies s / sqrt(b). eps_S is :func:`signal_efficiency_at` (interpolated on the
+    ROC); labels 1 = signal, 0 = background; ``eps_b`` in (0, 1]."""
+    return signal_efficiency_at(labels, scores, eps_b) / float(np.sqrt(eps_b))
 
 
 def format_table(rows: list[dict], digits: int = 2) -> str:
