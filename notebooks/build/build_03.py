@@ -20,12 +20,15 @@ rebuild background jets; a jet it cannot rebuild is a candidate anomaly.
   three scores they give: reconstruction error, the KL term, and the decoder-free latent score
   R_z used for 40 MHz FPGA triggers;
 - how to evaluate on signals never seen in training (top, W, Z jets) *fairly*, at the same jet pT;
+- a mass-conditioned density (a mixture density network) that finds two-prong W and Z jets;
+- weak supervision: CWoLa on mixed samples in a bump hunt, scanned in the signal fraction, with
+  the significance improvement ε_S/√ε_B;
 - why autoencoders flag *complex* jets rather than *new* ones (the complexity bias);
 - how to explore a latent space interactively with `LatentExplorer`.
 
 **Prerequisites:** notebook 00 (jets, jet images); what a neural network and a ROC curve are.
 
-**Time:** about 40 min to read and do the two exercises; running everything takes about a minute
+**Time:** about 50 min to read and do the three exercises; running everything takes about a minute
 on a laptop CPU (set `JETKIT_SCALE=full` to train on all jets for longer with a GPU).
 """)
 
@@ -288,7 +291,169 @@ print(f"top efficiency at that cut: {np.mean(scores_ae['MSE'][test.labels == 1] 
 """, hidden=True)
 
 md(r"""
-## 5. The complexity bias: train on tops, look for QCD
+## 5. A score that sees two-prong jets: how unusual is this substructure *at this mass*?
+
+Why did every score of section 4 miss W and Z? Their mass (80–100 GeV) sits in the bulk of the
+quark-jet mass distribution at 1 TeV, so mass alone is not unusual; what is unusual is *how* they
+got it. A QCD jet of 90 GeV gets its mass from one soft, wide-angle emission; a W gets it from
+two hard prongs. The energy-correlation ratio **N2** (arXiv:1609.07483) measures two-prongness
+(small = two prongs). So ask the sharper question a density model can answer: *for a QCD jet of
+this mass, how likely is this N2?* We fit the density p(N2 | ln m) of q + g jets with a
+**mixture density network** (Bishop 1994): an MLP maps the context ln m to the weights, means and
+widths of 8 Gaussians in N2. The anomaly score is −ln p(N2 | ln m). Like the VAE, it is trained
+on the q + g jets of `jet5` only; signal is never seen.
+""")
+
+code(r"""
+from jetkit.models import conditional_density, weak_supervision
+
+t0 = time.perf_counter()
+x_qg, c_qg = conditional_density.two_prong_inputs(qg_train.particles, qg_train.mask, qg_train.jets[:, 3])
+density, hist_density = conditional_density.fit_background_density(x_qg, c_qg, seed=0)
+x5, c5 = conditional_density.two_prong_inputs(j_test.particles, j_test.mask, j_test.jets[:, 3])
+score_n2 = conditional_density.anomaly_score(density, x5, c5)
+print(f"p(N2 | ln m) fitted on {len(x_qg)} q+g jets ({len(hist_density.train_loss)} epochs) "
+      f"and scored in {time.perf_counter() - t0:.1f} s")
+rows_n2 = []
+for signal in ("t", "w", "z"):
+    idx, y = data.one_vs_background(j_test, signal, ("q", "g"))
+    rows_n2 += metrics.anomaly.evaluate(y, {"-ln p(N2|m)": score_n2[idx], "VAE5 MSE": scores5["MSE"][idx]},
+                                        name=signal)
+print(metrics.anomaly.format_table(rows_n2))
+""")
+
+code(r"""
+names = list(jet5.class_names)
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+mass, n2 = j_test.jets[:, 3], x5[:, 0]
+for ax, classes, title in ((axes[0], ("q", "g"), "q + g (background)"), (axes[1], ("w", "z"), "W + Z (unseen signal)")):
+    sel = np.isin(j_test.labels, [names.index(c) for c in classes])
+    ax.hist2d(mass[sel], n2[sel], bins=(np.linspace(0, 250, 40), np.linspace(0, 0.6, 40)), cmap="viridis")
+    ax.set_xlabel("jet mass [GeV]"); ax.set_ylabel(r"$N_2^{(1)}$"); ax.set_title(title, fontsize="medium")
+for signal, ls in (("w", "-"), ("z", "--")):
+    idx, y = data.one_vs_background(j_test, signal, ("q", "g"))
+    for label, sc, color in (("-ln p(N2|m)", score_n2[idx], "C3"), ("VAE5 MSE", scores5["MSE"][idx], "C0")):
+        fpr, tpr, _ = metrics.roc_curve(y, sc)
+        plotting.roc_curve_plot(axes[2], eff_s=tpr, eff_b=fpr, label=f"{signal}: {label}", ls=ls, color=color)
+axes[2].set_title("W, Z vs q+g at 1 TeV (trained on q+g)", fontsize="medium")
+plt.tight_layout(); plt.show()
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+window = (mass > 70) & (mass < 100)
+qg_sel = window & np.isin(j_test.labels, [names.index("q"), names.index("g")])
+wz_sel = window & np.isin(j_test.labels, [names.index("w"), names.index("z")])
+print("at the same mass (70-100 GeV), W and Z jets have a smaller median N2 than q+g jets:",
+      np.median(n2[wz_sel]) < np.median(n2[qg_sel]))
+auc5 = {(r["model"], r["score"]): r["AUC"] for r in rows_n2}
+print("the mass-conditioned N2 density flags W and Z better than the image VAE:",
+      all(auc5[(s, "-ln p(N2|m)")] > auc5[(s, "VAE5 MSE")] for s in "wz"))
+""")
+
+md(r"""
+A one-number density conditioned on the mass finds W and Z jets that the image autoencoder
+missed, because it was told what to look at: two-prongness at fixed mass. That is also its
+limit: it is specific to two-prong signals (tops are found worse than by the image VAE) and it
+is **not mass-decorrelated** (its rank correlation with the mass in q + g jets is about 0.55),
+so a cut on it sculpts the background's mass spectrum. Unsupervised means "no signal *sample*",
+never "no assumptions".
+
+## 6. Weak supervision: classification without labels (CWoLa)
+
+Between supervised and unsupervised sits **weak supervision**. CWoLa (arXiv:1708.02949) trains a
+classifier to tell apart two *mixed* samples: M1, with some signal fraction f, and M2, with less
+or none. It never sees a truth label, only "which sample". By the Neyman–Pearson lemma the best
+M1-vs-M2 classifier is a monotone function of the signal/background likelihood ratio, so with
+enough jets it ranks jets like a fully supervised classifier. In a **bump hunt** (CWoLa hunting,
+arXiv:1805.02664; LHC Olympics, arXiv:2101.08320) M1 is a signal region of the jet (or dijet)
+mass and M2 its sidebands; the classifier must then **not see the mass**, nor anything strongly
+correlated with it, or it would learn "signal region" and sculpt the background into a fake bump.
+
+Here both samples are drawn from the q + g jets of `jet5` (6 000 each), and an exact number of
+W jets is injected into M1 only (`weak_supervision.mixed_samples`). The inputs are four
+substructure ratios of the groomed jet, N2^(1), N2^(2), M2^(1) and ln D2^(2), whose rank
+correlation with the jet mass in q + g jets is only |ρ| ≈ 0.35; the mass, the groomed mass, C1,
+C2 and the multiplicity (|ρ| ≈ 0.65–0.8) are left out. The same small MLP is trained with the
+truth labels for comparison (same features, same jets, same size), and both are scored against
+the truth on held-out jets. The figure of merit of the LHC Olympics is the **significance
+improvement** ε_S/√ε_B at fixed ε_B: how much a cut on the score multiplies s/√b.
+""")
+
+code(r"""
+FRACTIONS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+idx_tr, y_tr = data.one_vs_background(j_tr, "w", ("q", "g"))
+idx_te, y_te = data.one_vs_background(j_te, "w", ("q", "g"))
+t0 = time.perf_counter()
+rows_cwola = weak_supervision.cwola_scan(weak_supervision.bump_safe_inputs(j_tr[idx_tr]), y_tr, FRACTIONS,
+                                         test_features=weak_supervision.bump_safe_inputs(j_te[idx_te]),
+                                         test_labels=y_te, seed=0)
+w_test = j_te[idx_te]
+score_n2_w = conditional_density.anomaly_score(density, *conditional_density.two_prong_inputs(
+    w_test.particles, w_test.mask, w_test.jets[:, 3]))
+auc_unsup, sic_unsup = metrics.auc(y_te, score_n2_w), metrics.anomaly.significance_improvement(y_te, score_n2_w, 0.1)
+print(f"{len(FRACTIONS)} CWoLa classifiers and the supervised one in {time.perf_counter() - t0:.1f} s "
+      f"(W vs q+g, {len(y_te)} test jets)\n")
+print(f"{'signal fraction':>16}{'W jets in M1':>14}{'AUC CWoLa':>11}{'AUC superv.':>13}{'SIC CWoLa':>11}{'SIC superv.':>13}")
+for r in rows_cwola:
+    print(f"{r['fraction']:>16.1%}{r['n_signal']:>14d}{r['AUC_cwola']:>11.3f}{r['AUC_supervised']:>13.3f}"
+          f"{r['SIC_cwola']:>11.2f}{r['SIC_supervised']:>13.2f}")
+print(f"unsupervised -ln p(N2|m) (section 5): AUC {auc_unsup:.3f}, SIC {sic_unsup:.2f}")
+""")
+
+code(r"""
+frac = np.array([r["fraction"] for r in rows_cwola])
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+for ax, key, label in ((axes[0], "AUC", "test AUC (truth)"), (axes[1], "SIC", r"$\epsilon_S\,/\,\epsilon_B^{1/2}$ at $\epsilon_B$ = 0.1")):
+    ax.plot(frac, [r[f"{key}_cwola"] for r in rows_cwola], "o-", label="CWoLa (sample labels)")
+    ax.axhline(rows_cwola[0][f"{key}_supervised"], color="k", ls="--", label="supervised (truth labels)")
+    ax.axhline(auc_unsup if key == "AUC" else sic_unsup, color="C3", ls=":", label="unsupervised -ln p(N2|m)")
+    ax.axhline(0.5 if key == "AUC" else 1.0, color="grey", lw=0.5)
+    ax.set_xscale("log"); ax.set_xlabel("signal fraction in M1"); ax.set_ylabel(label)
+axes[0].legend(fontsize="small")
+plt.tight_layout(); plt.show()
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+auc_cw = [r["AUC_cwola"] for r in rows_cwola]
+print("more injected signal, better CWoLa classifier (lowest vs highest fraction):", auc_cw[-1] > auc_cw[0])
+print("below 5 % signal the supervised classifier is better than CWoLa at every fraction:",
+      all(r["AUC_supervised"] > r["AUC_cwola"] for r in rows_cwola if r["fraction"] < 0.05))
+""")
+
+md(r"""
+Read the scan from the right. With 10–20 % of W jets in M1, CWoLa gets within about 10 % of the
+supervised AUC without a single truth label. Below a few per cent it fails: two samples of
+6 000 finite jets also differ *by chance*, and when the injected signal (30–120 jets) is smaller
+than that chance difference, the classifier learns a random direction and its AUC scatters
+around 0.5 (even below it). That is the real limitation of weak supervision: it needs enough
+signal in the signal region, which is why the LHC Olympics methods were compared as a function of
+the injected signal. The supervised AUC itself is modest (≈ 0.73) because the bump-safe inputs
+throw away the mass; the unsupervised score of section 5 does better on AUC because it *uses*
+the mass as its context, which a mass bump hunt is not allowed to do.
+
+### Exercise 3: the significance improvement
+
+Compute ε_S/√ε_B of the unsupervised score `score_n2_w` for W vs q+g (`y_te`) at ε_B = 0.1: find
+the threshold that keeps 10 % of the background jets, count the fraction of W jets above it, and
+divide by √0.1.
+""")
+
+code(r"""
+my_sic = None  # your code here
+exercises.check("03_sic", my_sic, y_te, score_n2_w, 0.1);
+""")
+
+code(r"""
+# Solution
+threshold = np.quantile(score_n2_w[y_te == 0], 0.9)
+my_sic = np.mean(score_n2_w[y_te == 1] > threshold) / np.sqrt(0.1)
+exercises.check("03_sic", my_sic, y_te, score_n2_w, 0.1);
+""", hidden=True)
+
+md(r"""
+## 7. The complexity bias: train on tops, look for QCD
 
 If the AE really found "whatever is not background", swapping the roles should work too: train
 on **top** jets and call QCD the anomaly. It does not. A QCD jet (one core, little radiation) is
@@ -337,7 +502,7 @@ whichever class the AE was trained on.
 """)
 
 md(r"""
-## 6. Inside the latent space: `LatentExplorer`
+## 8. Inside the latent space: `LatentExplorer`
 
 The VAE squeezes each jet into 8 numbers. `LatentExplorer` shows the test jets in the plane of
 the two principal components of their latent means, coloured by class or by an anomaly score.
@@ -374,6 +539,12 @@ a top jet and watch a second and third prong appear.
   a longer one. Compare scores; never trust one blindly.
 - Fair tests compare jets at the same pT: we trained a second VAE at 1 TeV for W and Z; there the
   image AE barely finds two-prong jets.
+- A density of the right observable at fixed mass, −ln p(N2 | ln m) fitted to q + g jets only,
+  finds W and Z jets (AUC ≈ 0.8) where the images failed: unsupervised still means choosing what
+  to look at, and this score is specific to two prongs and not mass-decorrelated.
+- Weak supervision (CWoLa) learns from mixed samples without truth labels: with ≥ 10 % signal in
+  the signal region it comes within about 10 % of the supervised AUC on bump-safe features; below
+  a few per cent the chance difference of finite samples wins and it fails.
 - Autoencoders measure complexity: trained on tops, they call QCD *less* anomalous than tops.
 
 **Further reading**
