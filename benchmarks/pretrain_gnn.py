@@ -14,8 +14,6 @@ checkpoint's exact command is in the manifest.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit import data, metrics, train
+from jetkit import data, metrics, train, zoo
 from jetkit.models import gnn
 from jetkit.models.inputs import particle_features
 
@@ -38,14 +36,6 @@ def inputs(d, n_particles=N_PARTICLES):
     """(features, mask) of the ``n_particles`` leading constituents of a JetDataset."""
     p, m = d.particles[:, :n_particles], d.mask[:, :n_particles]
     return np.asarray(particle_features(p, m)), m
-
-
-def write_manifest(path: Path, command: str, metadata: dict) -> None:
-    manifest_path = path.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[path.stem] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                           "bytes": path.stat().st_size, "command": command, "metadata": metadata}
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> None:
@@ -92,7 +82,7 @@ def main() -> None:
                     "builder": "jetkit.models.gnn.fast_edgeconv", "seed": 0,
                     "epochs_planned": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
             train.save_checkpoint(model, args.out, meta)
-            write_manifest(args.out, command, meta)
+            zoo.record(args.out, command)
         if args.stop_after is not None and epoch >= args.stop_after:
             break
         if elapsed > args.minutes:
