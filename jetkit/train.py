@@ -154,6 +154,13 @@ def _fed_program(loss_fn: LossFn):
     return jax.jit(functools.partial(_update, loss_fn), static_argnums=0, donate_argnums=1)
 
 
+@functools.lru_cache(maxsize=16)
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+    """One (stateless) Adam per learning rate: the optimiser is part of the compiled epoch's static
+    graph, so repeated fits of one model shape reuse the compilation (a new object recompiles)."""
+    return optax.adam(learning_rate)
+
+
 def _has_convolution(model: nnx.Module) -> bool:
     return any(isinstance(node, nnx.Conv) for _, node in nnx.iter_graph(model))
 
@@ -222,7 +229,7 @@ def fit(
     n = _length(train)
     if n < batch_size:
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
-    tx = optimizer if optimizer is not None else optax.adam(learning_rate)
+    tx = optimizer if optimizer is not None else _adam(float(learning_rate))
     opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
     steps_per_epoch = n // batch_size
     data_sharding = None

@@ -31,13 +31,11 @@ sums over the unmasked ones.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from jetkit import train
@@ -128,11 +126,6 @@ def _as_2d(a, name: str) -> np.ndarray:
     return a
 
 
-@functools.lru_cache(maxsize=8)
-def _adam(learning_rate: float) -> optax.GradientTransformation:
-    return optax.adam(learning_rate)  # one object per rate: repeated fits reuse the compiled epoch
-
-
 def fit_background_density(x, context, *, components: int = 8, hidden: Sequence[int] = (32, 32),
                            epochs: int = 30, batch_size: int = 256, learning_rate: float = 3e-3,
                            patience: int = 5, val_fraction: float = 0.2, seed: int = 0):
@@ -156,7 +149,7 @@ def fit_background_density(x, context, *, components: int = 8, hidden: Sequence[
     model = MixtureDensity(x.shape[1], c.shape[1], components, hidden, x_stats=stats(x[tr]),
                            context_stats=stats(c[tr]), rngs=nnx.Rngs(seed))
     history = train.fit(model, (x[tr], c[tr]), (x[va], c[va]), loss_fn=mdn_loss, epochs=epochs,
-                        batch_size=min(batch_size, len(tr)), optimizer=_adam(float(learning_rate)), seed=seed,
+                        batch_size=min(batch_size, len(tr)), learning_rate=float(learning_rate), seed=seed,
                         patience=patience, progress=False)
     return model, history
 

@@ -28,12 +28,10 @@ against the truth scatters around 0.5 (0.41-0.59 for W and Z in jet5 at 0-1 % si
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-import optax
 from flax import nnx
 from scipy.stats import spearmanr
 
@@ -158,13 +156,6 @@ def _standardise(train_x, *others):
     return tuple(((x - mu) / sd).astype(np.float32) for x in (train_x, *others))
 
 
-@functools.lru_cache(maxsize=8)
-def _adam(learning_rate: float) -> optax.GradientTransformation:
-    """One optax object per learning rate: :func:`jetkit.train.fit` then reuses its compiled
-    epoch for every classifier of a scan (a new ``optax.adam`` per fit recompiles, ~1.3 s)."""
-    return optax.adam(learning_rate)
-
-
 def _fit_classifier(x, y, test_x, *, hidden, epochs, batch_size, learning_rate, patience, val_fraction,
                     seed) -> np.ndarray:
     """Train an MLP on (x, y) with early stopping on a random ``val_fraction`` of the same jets;
@@ -176,7 +167,7 @@ def _fit_classifier(x, y, test_x, *, hidden, epochs, batch_size, learning_rate, 
     y = y.astype(np.float32)
     model = MLP(x.shape[1], 1, hidden, rngs=nnx.Rngs(seed))
     train.fit(model, (x_tr, y[tr]), (x_va, y[va]), loss_fn=train.cross_entropy_loss, epochs=epochs,
-              batch_size=min(batch_size, len(tr)), optimizer=_adam(float(learning_rate)), seed=seed, patience=patience,
+              batch_size=min(batch_size, len(tr)), learning_rate=float(learning_rate), seed=seed, patience=patience,
               progress=False)
     return train.predict(model, x_te).reshape(-1)
 
