@@ -89,14 +89,18 @@ def _flow(meta: dict) -> nnx.Module:
 
 
 def _flow_prepare(meta: dict) -> Callable:
+    import functools
+
     from jetkit.models import generative
     from jetkit.models.generative_training import gluon_splits
 
-    _, standardiser = gluon_splits(meta.get("class_name", "g"), meta.get("split_seed", 0))
+    @functools.cache
+    def standardiser():  # fitted on the training split at the first call, not at load
+        return gluon_splits(meta.get("class_name", "g"), meta.get("split_seed", 0))[1]
 
     def prepare(particles, mask):
         """(standardised flattened constituents, slot mask, condition) as in training."""
-        return generative.model_inputs(particles, mask, standardiser, with_mass=bool(meta.get("with_mass")))
+        return generative.model_inputs(particles, mask, standardiser(), with_mass=bool(meta.get("with_mass")))
 
     prepare.standardiser = standardiser
     return prepare

@@ -36,7 +36,7 @@ import jax, jax.numpy as jnp
 import matplotlib.pyplot as plt
 from flax import nnx
 
-from jetkit import data, exercises, metrics, physics, plotting, train
+from jetkit import data, exercises, metrics, physics, plotting, train, zoo
 from jetkit.models import MLP, JetCNN, DeepSets, EdgeConvNet, LorentzInvariantNet, diagnostics, gnn
 from jetkit.physics import images, kinematics
 from jetkit.models.inputs import particle_features
@@ -215,13 +215,14 @@ exercises.check("02_knn", neighbours, coords, mask, k);
 
 md(r"""
 Training an EdgeConv to convergence takes tens of minutes on a CPU, so we load weights trained by
-`benchmarks/pretrain_gnn.py` on the training split (checkpoint `data/checkpoints/edgeconv_top_qcd.npz`,
-checksum in its manifest) and fine-tune them live for one short epoch at a small learning rate.
+`benchmarks/pretrain_gnn.py` on the training split from the **model zoo** (`jetkit.zoo`: the
+checksum is verified, `zoo.describe(name)` holds the provenance, `python -m jetkit.zoo train
+edgeconv_top_qcd` retrains it) and fine-tune them live for one short epoch at a small learning rate.
 """)
 
 code(r"""
-gnn_model = gnn.fast_edgeconv(nnx.Rngs(0))
-meta = train.load_checkpoint(gnn_model, "../data/checkpoints/edgeconv_top_qcd.npz")
+gnn_model, _ = zoo.load("edgeconv_top_qcd")          # (model, prepare); the inputs here are the same
+meta = zoo.describe("edgeconv_top_qcd")["metadata"]
 print("pretrained:", {k: meta[k] for k in ("epoch", "val_auc", "n_particles")})
 n_ft = 2000 if not FULL else N_TRAIN
 row, s = diagnostics.fit_and_evaluate("EdgeConv GNN (fine-tuned)", gnn_model, (x_tr[:n_ft], m_tr[:n_ft]),

@@ -38,7 +38,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from flax import nnx
 
-from jetkit import exercises, metrics, plotting, train
+from jetkit import exercises, metrics, plotting, train, zoo
 from jetkit.data.generate import pythia_jets_per_second
 from jetkit.models import generative as gen
 from jetkit.models import generative_training as training
@@ -139,7 +139,8 @@ hist_flow = train.fit(flow, train_data, val_data, loss_fn=gen.flow_matching_loss
                       description="flow matching")
 print(f"live training: {hist_flow.steps} steps in {hist_flow.seconds:.0f} s, validation loss "
       f"{hist_flow.val_loss[-1]:.0f} (the pretrained model: about 110 after 12k steps)")
-meta = train.load_checkpoint(flow, "../data/checkpoints/" + training.CHECKPOINTS[False])
+flow, _ = zoo.load("flow_matching_gluon")            # the pretrained model (sha256-checked)
+meta = zoo.describe("flow_matching_gluon")["metadata"]
 print(f"loaded the pretrained model ({meta['steps']} steps, EMA weights)")
 flow_jets = gen.sample_flow(flow, mult, std, seed=1, steps=16)
 """)
@@ -156,8 +157,8 @@ constituents *realise* the requested mass; W1P, FPD and KPD stay independent tes
 """)
 
 code(r"""
-flow_m = training.build_flow({"with_mass": True})
-meta_m = train.load_checkpoint(flow_m, "../data/checkpoints/" + training.CHECKPOINTS[True])
+flow_m, _ = zoo.load("flow_matching_gluon_mass")
+meta_m = zoo.describe("flow_matching_gluon_mass")["metadata"]
 mult_m, cond_m = gen.sample_conditions(train_jets.particles, train_jets.mask, len(test_jets), std, seed=1)
 flow_m_jets = gen.sample_flow(flow_m, mult_m, std, seed=1, steps=16, cond=cond_m)
 requested = np.exp(cond_m[:, 1] * std.log_mass_std + std.log_mass_mean)
