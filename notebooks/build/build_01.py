@@ -715,7 +715,9 @@ losses = neos.fit_full_batch(model, loss_fsr, (x_train, y_train, w_train, xd_tra
 models["neos + FSR"] = model
 print(f"neos with the FSR systematic: {STEPS} Adam steps in {time.perf_counter() - t0:.1f} s, "
       f"loss {losses[0]:+.3f} -> {losses[-1]:+.3f}")
+""")
 
+code(r"""
 def var_scores(name, which="test"):
     xs = (x_test, xd_test, xu_test) if which == "test" else (x_train, xd_train, xu_train)
     return [neos.scores(models[name], a) for a in xs]
