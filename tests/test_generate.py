@@ -128,11 +128,8 @@ def test_first_chunk_regenerates_the_shipped_bytes(name):
         assert f["jets"][:n].tobytes() == chunk["jets"].tobytes()
         assert f["n_constituents"][:n].tobytes() == chunk["n_constituents"].tobytes()
         if spec.with_hlf:
-            hlf = generate.hls4ml_features_batched(
-                chunk["particles"].astype(np.float32), chunk["particles"][..., 0] > 0,
-                chunk["n_constituents"],
-            )
-            np.testing.assert_allclose(hlf, f["hlf"][:n], rtol=1e-5, atol=1e-7)
+            # features on all constituents (XLA may vectorise differently on another CPU)
+            np.testing.assert_allclose(chunk["hlf"], f["hlf"][:n], rtol=1e-5, atol=1e-6)
 
 
 def test_manifest_records_provenance():

@@ -17,7 +17,8 @@ import numpy as np
 from jetkit.data.specs import DATASETS, R_JET, DatasetSpec, ProcessSpec, chunk_seed, pythia_settings
 from jetkit.data.truth import match_jet, truth_objects
 
-__all__ = ["clean_padding", "generate_chunk", "generate_event", "jet_arrays"]
+__all__ = ["all_constituent_features", "clean_padding", "generate_chunk", "generate_event",
+           "jet_arrays"]
 
 
 
@@ -168,7 +169,8 @@ def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: in
 
     Deterministic: the same arguments give the same arrays. Returns a dict with
     ``particles`` (n, P, 3) float16, ``jets`` (n, 4) float32, ``n_constituents`` (n,) int16,
-    ``n_events`` and ``seconds`` (wall time, for throughput reports)."""
+    for datasets ``with_hlf`` also ``hlf`` (n, 16) float32 (on all constituents, see
+    :data:`~jetkit.data.specs.HLF_RECIPE`), ``n_events`` and ``seconds`` (wall time, for throughput reports)."""
     import awkward as ak
 
     fastjet = _fastjet()
@@ -200,24 +202,47 @@ def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: in
     )
     offsets = np.concatenate([[0], np.cumsum(n_cons)])
 
-    out_particles, out_jets, out_n = [], [], []
+    out_particles, out_jets, out_n, out_full = [], [], [], []
     j = 0
     for i_ev, n_jets in enumerate(jets_per_event):
         for _ in range(n_jets):
-            jet, particles, mult = jet_arrays(flat[offsets[j] : offsets[j + 1]], spec.n_constituents)
+            n_all = int(offsets[j + 1] - offsets[j])
+            jet, every, mult = jet_arrays(flat[offsets[j] : offsets[j + 1]],
+                                          max(n_all, spec.n_constituents))
             j += 1
             if not (spec.pt_min <= jet[0] <= spec.pt_max and abs(jet[1]) < spec.eta_max):
                 continue
             if not match_jet(process.match, jet[1], jet[2], truths[i_ev]):
                 continue
-            out_particles.append(particles)
+            out_particles.append(every[: spec.n_constituents])
+            out_full.append(every[:mult])
             out_jets.append(jet)
             out_n.append(mult)
     particles = np.array(out_particles, dtype=np.float16).reshape(-1, spec.n_constituents, 3)
-    return {
+    out = {
         "particles": clean_padding(particles),
         "jets": np.array(out_jets, dtype=np.float32).reshape(-1, 4),
         "n_constituents": np.array(out_n, dtype=np.int16),
-        "n_events": len(counts),
-        "seconds": time.perf_counter() - t0,
     }
+    if spec.with_hlf:
+        out["hlf"] = all_constituent_features(out_full)
+    out["n_events"] = len(counts)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def all_constituent_features(jets: list[np.ndarray], pad: int = 32) -> np.ndarray:
+    """The 16 hls4ml features (N, 16) float32 of jets given as (n_i, 3) arrays of *all* their
+    constituents (pT [GeV], d_eta, d_phi), zero-padded together to a multiple of ``pad``
+    constituents (few distinct shapes, few compilations)."""
+    from jetkit.physics.hlf import hls4ml_features
+
+    if not jets:
+        return np.zeros((0, 16), np.float32)
+    n_max = max(len(p) for p in jets)
+    width = pad * max(1, math.ceil(n_max / pad))
+    arr = np.zeros((len(jets), width, 3), np.float32)
+    for i, p in enumerate(jets):
+        arr[i, : len(p)] = p
+    mask = arr[..., 0] > 0
+    return np.asarray(hls4ml_features(arr, mask)).astype(np.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jetkit.data.specs import R_JET, DatasetSpec
+from jetkit.data.specs import HLF_RECIPE, R_JET, DatasetSpec
 
 __all__ = ["package_versions", "save_npz", "sha256_file", "write_manifest_entry"]
 
@@ -82,6 +82,7 @@ def write_manifest_entry(name: str, path: Path, spec: DatasetSpec, arrays: dict,
             "eta_max": spec.eta_max,
             "n_constituents": spec.n_constituents,
             "events_per_chunk": spec.events_per_chunk,
+            **({"hlf": HLF_RECIPE} if spec.with_hlf else {}),
             "classes": {
                 p.name: {
                     "pythia": list(p.pythia),

@@ -41,7 +41,7 @@ from jetkit.data.executors import dask_executor, local_pool
 from jetkit.data.files import save_npz, write_manifest_entry
 from jetkit.data.specs import DATA_DIR, DATASETS, DatasetSpec
 
-__all__ = ["assemble", "chunk_plan", "generate_dataset", "hls4ml_features_batched", "main", "output_name",
+__all__ = ["assemble", "chunk_plan", "generate_dataset", "main", "output_name",
            "pythia_jets_per_second", "run_chunks"]
 
 COMMAND = "python -m jetkit.data.generate"
@@ -55,13 +55,10 @@ def _run_chunk(spec: DatasetSpec, c: int, k: int) -> dict[str, np.ndarray]:
     """One chunk as the arrays of its cache file. Runs in a worker (a local process or a Dask
     worker on another machine); the caller writes the file, so workers need no shared disk."""
     chunk = generate_chunk(spec, c, k)
-    return {
-        "particles": chunk["particles"],
-        "jets": chunk["jets"],
-        "n_constituents": chunk["n_constituents"],
-        "n_events": np.int64(chunk["n_events"]),
-        "seconds": np.float64(chunk["seconds"]),
-    }
+    arrays = {key: chunk[key] for key in ("particles", "jets", "n_constituents", "hlf") if key in chunk}
+    arrays["n_events"] = np.int64(chunk["n_events"])
+    arrays["seconds"] = np.float64(chunk["seconds"])
+    return arrays
 
 
 def _load_chunk(path: Path) -> dict[str, np.ndarray]:
@@ -189,11 +186,17 @@ def chunk_plan(spec: DatasetSpec, cache: Path) -> dict:
 
 def assemble(spec: DatasetSpec, chunk_paths: dict[int, list[Path]]) -> dict[str, np.ndarray]:
     """Concatenate chunks class by class, truncate to ``n_per_class``, add labels and (for
-    datasets with ``with_hlf``) the 16 hls4ml-style high-level features."""
-    parts = {"particles": [], "jets": [], "n_constituents": [], "labels": []}
+    datasets with ``with_hlf``) the 16 hls4ml-style high-level features the chunks computed on
+    all constituents."""
+    keys = ("particles", "jets", "n_constituents") + (("hlf",) if spec.with_hlf else ())
+    parts = {k: [] for k in (*keys, "labels")}
     for c, paths in chunk_paths.items():
         chunks = [_load_chunk(p) for p in paths]
-        for key in ("particles", "jets", "n_constituents"):
+        for key in keys:
+            missing = [str(p) for p, ch in zip(paths, chunks) if key not in ch]
+            if missing:
+                raise ValueError(f"chunk files without {key!r} (made by an older jetkit): {missing[:3]}; "
+                                 "delete them and rerun")
             parts[key].append(np.concatenate([ch[key] for ch in chunks])[: spec.n_per_class])
         parts["labels"].append(np.full(spec.n_per_class, c, dtype=np.int8))
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
@@ -202,22 +205,8 @@ def assemble(spec: DatasetSpec, chunk_paths: dict[int, list[Path]]) -> dict[str,
     if spec.with_hlf:
         from jetkit.physics.hlf import HLF_NAMES
 
-        arrays["hlf"] = hls4ml_features_batched(
-            arrays["particles"].astype(np.float32), arrays["mask"], arrays["n_constituents"]
-        )
         arrays["hlf_names"] = np.array(HLF_NAMES)
     return arrays
-
-
-def hls4ml_features_batched(particles, mask, multiplicity, batch: int = 2048) -> np.ndarray:
-    """The 16 high-level features for many jets, in batches (bounded memory)."""
-    from jetkit.physics.hlf import hls4ml_features
-
-    out = []
-    for i in range(0, len(particles), batch):
-        sl = slice(i, i + batch)
-        out.append(np.asarray(hls4ml_features(particles[sl], mask[sl], multiplicity[sl])))
-    return np.concatenate(out).astype(np.float32)
 
 
 _SUFFIXES = {"base_seed": "seed", "n_per_class": "n", "pt_min": "ptmin", "pt_max": "ptmax",

@@ -12,11 +12,16 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "DATASETS", "LIGHT_QUARKS", "R_JET", "DatasetSpec", "ProcessSpec", "chunk_seed",
+__all__ = ["DATA_DIR", "DATASETS", "HLF_RECIPE", "LIGHT_QUARKS", "R_JET", "DatasetSpec", "ProcessSpec", "chunk_seed",
            "pythia_settings"]
 
 R_JET = 0.8  # anti-kT radius used for every dataset
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+#: How the ``hlf`` columns of a dataset with ``with_hlf`` are computed (recorded in the MANIFEST).
+HLF_RECIPE = ("the 16 hls4ml features (jetkit.physics.hls4ml_features, arXiv:1804.06913) of "
+              "every jet computed in float32 on all its constituents, before the truncation to "
+              "n_constituents")
+
 
 @dataclasses.dataclass(frozen=True)
 class ProcessSpec:
