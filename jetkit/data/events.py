@@ -231,18 +231,21 @@ def generate_chunk(dataset: str | DatasetSpec, class_index: int, chunk_index: in
     return out
 
 
-def all_constituent_features(jets: list[np.ndarray], pad: int = 32) -> np.ndarray:
+def all_constituent_features(jets: list[np.ndarray], pad: int = 32, batch: int = 64) -> np.ndarray:
     """The 16 hls4ml features (N, 16) float32 of jets given as (n_i, 3) arrays of *all* their
-    constituents (pT [GeV], d_eta, d_phi), zero-padded together to a multiple of ``pad``
-    constituents (few distinct shapes, few compilations)."""
+    constituents (pT [GeV], d_eta, d_phi). Computed in batches of ``batch`` jets zero-padded to a
+    multiple of ``pad`` constituents (copies of its last jet fill the last batch), so a whole
+    dataset compiles a handful of shapes."""
     from jetkit.physics.hlf import hls4ml_features
 
-    if not jets:
-        return np.zeros((0, 16), np.float32)
-    n_max = max(len(p) for p in jets)
-    width = pad * max(1, math.ceil(n_max / pad))
-    arr = np.zeros((len(jets), width, 3), np.float32)
-    for i, p in enumerate(jets):
-        arr[i, : len(p)] = p
-    mask = arr[..., 0] > 0
-    return np.asarray(hls4ml_features(arr, mask)).astype(np.float32)
+    out = []
+    for start in range(0, len(jets), batch):
+        part = jets[start : start + batch]
+        part = part + [part[-1]] * (batch - len(part))
+        n_real = min(batch, len(jets) - start)
+        width = pad * max(1, math.ceil(max(len(p) for p in part) / pad))
+        arr = np.zeros((batch, width, 3), np.float32)
+        for i, p in enumerate(part):
+            arr[i, : len(p)] = p
+        out.append(np.asarray(hls4ml_features(arr, arr[..., 0] > 0))[:n_real])
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 16), np.float32)
