@@ -8,7 +8,8 @@ pruning, a bit-exact integer emulation, a resource/latency cost model and the hl
 >>> emulate(net, x)                                       # integer arithmetic, like the firmware
 
 Modules: :mod:`~jetkit.fpga.fixed_point` (FixedType, quantize), :mod:`~jetkit.fpga.network`
-(QuantizedNetwork, emulate), :mod:`~jetkit.fpga.qat` (QMLP, QuantConfig), :mod:`~jetkit.fpga.cost`
+(QuantizedNetwork, emulate), :mod:`~jetkit.fpga.qat` (QMLP, QuantConfig), :mod:`~jetkit.fpga.hgq`
+(HGQMLP: learned per-weight bit widths), :mod:`~jetkit.fpga.cost`
 (EBOPs, LUT/DSP, latency), :mod:`~jetkit.fpga.hls` (hls4ml export; needs the ``fpga`` extra).
 QKeras: arXiv:2006.10159; HGQ: arXiv:2405.00645; hls4ml: arXiv:1804.06913.
 """
@@ -18,10 +19,11 @@ from jetkit.fpga.fixed_point import (OVERFLOW_MODES, ROUNDING_MODES, FixedType, 
                                      requantize_codes)
 from jetkit.fpga.network import (QLayer, QuantizedNetwork, Standardizer, emulate, emulate_codes,
                                  float32_exact, sparsity)
+from jetkit.fpga.hgq import HGQMLP, hgq_loss
 from jetkit.fpga.qat import QMLP, QuantConfig, QuantState, ensemble_loss
 
 __all__ = [
-    "OVERFLOW_MODES", "ROUNDING_MODES", "FixedType", "QLayer", "QMLP", "QuantConfig", "QuantState",
+    "HGQMLP", "OVERFLOW_MODES", "ROUNDING_MODES", "FixedType", "QLayer", "QMLP", "QuantConfig", "QuantState",
     "QuantizedNetwork", "Standardizer", "cost", "emulate", "emulate_codes", "ensemble_loss",
-    "float32_exact", "integer_bits_for", "quantize", "requantize_codes", "sparsity",
+    "float32_exact", "hgq_loss", "integer_bits_for", "quantize", "requantize_codes", "sparsity",
 ]
