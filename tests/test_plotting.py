@@ -96,3 +96,22 @@ def test_plot_constituents_and_event(real_jets):
     assert "GeV" in b.get_legend().get_texts()[1].get_text()
     assert len(b.patches) == int(event["selected"][:4].sum())  # one circle per selected jet
     plt.close(fig)
+
+
+def test_fpga_pareto_families_and_bit_width_histograms():
+    fig, ax = plt.subplots()
+    families = {"uniform": ([1e4, 2e4, 4e4], [0.60, 0.64, 0.65]), "HGQ": ([3e3, 6e3], [0.63, 0.655])}
+    plotting.fpga.pareto_families(ax, families, float_accuracy=0.66)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"uniform", "HGQ", "float"} <= set(labels) and ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="equal length"):
+        plotting.fpga.pareto_families(ax, {"bad": ([1, 2], [0.5])}, 0.6)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    widths = [np.array([[0, 3], [2, 2]]), np.array([0, 0, 5])]
+    plotting.fpga.bit_width_histograms(axes, widths, input_widths=[7, 4])
+    assert "25% at 0 bits" in axes[0].get_title() and "input 4 bits" in axes[1].get_title()
+    assert sum(p.get_height() for p in axes[1].patches) == 3
+    with pytest.raises(ValueError, match="one axis per layer"):
+        plotting.fpga.bit_width_histograms(axes[:1], widths)
+    plt.close(fig)

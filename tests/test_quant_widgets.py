@@ -81,3 +81,13 @@ def test_bad_arguments(setup):
         QuantizationExplorer(model, x, y, CLASSES, {})
     with pytest.raises(ValueError, match="equal length"):
         QuantizationExplorer(model, x, y[:10], CLASSES, {0.0: 0})
+
+
+def test_reference_families_are_drawn_with_their_labels(setup):
+    model, x, y = setup
+    refs = [{"ebops": [1e3, 2e3], "accuracy": [0.2, 0.3], "label": "QAT"},
+            {"ebops": [5e2], "accuracy": [0.28], "label": "HGQ", "color": "tab:purple", "marker": "D"}]
+    ex = QuantizationExplorer(model, x, y, CLASSES, {0.0: 0}, reference=refs)
+    labels = [t.get_text() for t in ex.ax_cost.get_legend().get_texts()]
+    assert "QAT" in labels and "HGQ" in labels
+    assert ex._ref == ([1e3, 2e3, 5e2], [0.2, 0.3, 0.28])

@@ -43,7 +43,7 @@ from jetkit.fpga.fixed_point import FixedType, _pow2, integer_bits_for, quantize
 from jetkit.fpga.network import QLayer, QuantizedNetwork, _accum_type
 from jetkit.fpga.qat import QuantState, _lecun_normal
 
-__all__ = ["F_RANGE", "HGQMLP", "effective_bits_jax", "hgq_loss"]
+__all__ = ["F_RANGE", "HGQMLP", "effective_bits_jax", "hgq_loss", "total_ebops"]
 
 #: Allowed fractional bits of a weight (below -3 every weight |w| < 4 rounds to zero).
 F_RANGE = (-4, 12)
@@ -121,9 +121,15 @@ class HGQMLP(nnx.Module):
         self.sizes, self.members, self.bit_scale = sizes, E, s
         self.bias_frac, self.output = int(bias_frac), (int(output[0]), int(output[1]))
         self.deterministic = True
+        self.bits_frozen = False  # True: the bit widths get no gradient (fine-tune the weights)
 
     # ----------------------------------------------------------------------------------------
     # precision
+
+    def _frac(self, theta):
+        """Fractional bits from their trained parameter (no gradient while ``bits_frozen``)."""
+        f = theta * self.bit_scale
+        return jax.lax.stop_gradient(f) if self.bits_frozen else f
 
     def _act_range(self, layer: int):
         """(lo, hi) fractional bits of the input of ``layer``: total width in [2, _MAX_WIDTH]."""
@@ -134,13 +140,13 @@ class HGQMLP(nnx.Module):
         """Bit width (E,) seen by the multipliers of ``layer`` (straight-through in f): the
         cast's width, one less after a ReLU (the sign bit is always 0)."""
         lo, hi = self._act_range(layer)
-        _, f = _round_frac(self.act_f.get_value()[:, layer] * self.bit_scale, lo, hi)
+        _, f = _round_frac(self._frac(self.act_f.get_value()[:, layer]), lo, hi)
         return self.act_int.get_value()[:, layer] + f - (1 if layer > 0 else 0)
 
     def _weights(self, layer: int):
         """(on-grid weights, integer codes, straight-through fractional bits) of one layer."""
         w = self.kernels[layer].get_value()
-        f = self.weight_f[layer].get_value() * self.bit_scale
+        f = self._frac(self.weight_f[layer].get_value())
         f_int, f_ste = _round_frac(f, *F_RANGE)
         q = _hq(w, f, _W_INT, *F_RANGE)
         codes = jnp.round(jax.lax.stop_gradient(q) * _pow2(f_int, jnp.float32))
@@ -153,7 +159,10 @@ class HGQMLP(nnx.Module):
         for layer in range(len(self.kernels)):
             _, codes, f = self._weights(layer)
             bits = effective_bits_jax(codes).astype(jnp.float32)
-            b_w = jnp.where(codes != 0, _ste(f, bits), 0.0)  # d b_w / d f = 1 while it survives
+            # d b_w / d f = 1 and d b_w / d log2|w| = 1 while the weight survives (its bits run from
+            # its leading bit, ~log2|w|, down to 2^-f): the penalty shrinks weights until they vanish
+            log_w = jnp.log2(jnp.maximum(jnp.abs(self.kernels[layer].get_value()), 1e-12))
+            b_w = jnp.where(codes != 0, _ste(f + log_w, bits), 0.0)
             total = total + self._input_width(layer) * b_w.sum(axis=(1, 2))
         return total
 
@@ -169,7 +178,7 @@ class HGQMLP(nnx.Module):
         h = jnp.broadcast_to(x, (self.members, *x.shape))
         for layer in range(n_layers):
             lo, hi = self._act_range(layer)
-            f_in = self.act_f.get_value()[:, layer] * self.bit_scale
+            f_in = self._frac(self.act_f.get_value()[:, layer])
             h = _hq(h, f_in[:, None, None], self.act_int.get_value()[:, layer, None, None],
                     lo[:, None, None], hi[:, None, None])
             w, _, _ = self._weights(layer)
@@ -246,15 +255,12 @@ class HGQMLP(nnx.Module):
     def bit_widths(self, member: int) -> list[np.ndarray]:
         """Effective bits of every weight of one member, per layer (0 = pruned)."""
         e = self._member(member)
-        return [np.asarray(effective_bits_jax(self._weights(j)[1]))[e] for j in range(len(self.kernels))]
+        return [np.asarray(bits)[e] for bits in _export_arrays(self)["bits"]]
 
     def input_widths(self, member: int) -> list[int]:
         """Bit width of every layer's input type (network input, then hidden activations)."""
         e = self._member(member)
-        return [int(np.asarray(self.act_int.get_value())[e, j]
-                    + np.asarray(_round_frac(self.act_f.get_value()[:, j] * self.bit_scale,
-                                             *self._act_range(j))[0])[e])
-                for j in range(len(self.kernels))]
+        return [int(w) for w in np.asarray(_export_arrays(self)["input_widths"])[e]]
 
     def _member(self, member: int) -> int:
         if not 0 <= int(member) < self.members:
@@ -266,20 +272,17 @@ class HGQMLP(nnx.Module):
         need, every weight on its own grid inside it (bit-exact with this model's forward)."""
         e = self._member(member)
         mk = lambda w, i: FixedType(int(w), int(i), rounding="RND", overflow="SAT")  # noqa: E731
-        widths, ints = self.input_widths(e), np.asarray(self.act_int.get_value())[e]
+        arrays = jax.tree.map(np.asarray, _export_arrays(self))
+        widths, ints = arrays["input_widths"][e], np.asarray(self.act_int.get_value())[e]
         in_type = mk(widths[0], ints[0])
         layers, prev, n = [], in_type, len(self.kernels)
         for j in range(n):
-            q, codes, _ = self._weights(j)
-            q, codes = np.asarray(q, np.float64)[e], np.asarray(codes)[e]
-            f_int = np.asarray(_round_frac(self.weight_f[j].get_value() * self.bit_scale,
-                                           *F_RANGE)[0])[e]
+            q, codes = arrays["weights"][j][e].astype(np.float64), arrays["codes"][j][e]
+            f_int, b = arrays["frac"][j][e], arrays["biases"][j][e].astype(np.float64)
             live = codes != 0
             frac = int(f_int[live].max()) if live.any() else 0
-            w_type = mk(integer_bits_for(float(np.abs(q).max())) + frac,
-                        integer_bits_for(float(np.abs(q).max())))
-            b = np.asarray(quantize(self.biases[j].get_value()[e], _W_INT + self.bias_frac, _W_INT,
-                                    rounding="RND", overflow="SAT"), np.float64)
+            w_int = integer_bits_for(float(np.abs(q).max()))
+            w_type = mk(w_int + frac, w_int)
             b_int = integer_bits_for(float(np.abs(b).max()))
             b_type = mk(b_int + self.bias_frac, b_int)
             res = mk(*self.output) if j == n - 1 else mk(widths[j + 1], ints[j + 1])
@@ -290,6 +293,30 @@ class HGQMLP(nnx.Module):
                                  activation=None if j == n - 1 else "relu"))
             prev = res
         return QuantizedNetwork(in_type, tuple(layers))
+
+
+@nnx.jit
+def _export_arrays(model: HGQMLP) -> dict:
+    """Everything the export and the bit-width views need, for all members, in one program."""
+    out = {"weights": [], "codes": [], "frac": [], "bits": [], "biases": []}
+    for j in range(len(model.kernels)):
+        q, codes, _ = model._weights(j)
+        out["weights"].append(q)
+        out["codes"].append(codes)
+        out["frac"].append(_round_frac(model._frac(model.weight_f[j].get_value()), *F_RANGE)[0])
+        out["bits"].append(effective_bits_jax(codes))
+        out["biases"].append(quantize(model.biases[j].get_value(), _W_INT + model.bias_frac, _W_INT,
+                                      rounding="RND", overflow="SAT"))
+    f_in = [_round_frac(model._frac(model.act_f.get_value()[:, j]), *model._act_range(j))[0]
+            for j in range(len(model.kernels))]
+    out["input_widths"] = model.act_int.get_value() + jnp.stack(f_in, axis=1)
+    return out
+
+
+@nnx.jit
+def total_ebops(model: HGQMLP) -> jax.Array:
+    """:meth:`HGQMLP.ebops` of every member, compiled (for use outside a training step)."""
+    return model.ebops()
 
 
 def hgq_loss(model: HGQMLP, batch) -> jax.Array:

@@ -34,7 +34,7 @@ QAT_MEMBERS = (("float", None, 0.0), ("16 bit", 16, 0.0), ("8 bit", 8, 0.0), ("6
                ("6 bit 90% pruned", 6, 0.9), ("4 bit 50% pruned", 4, 0.5),
                ("4 bit 75% pruned", 4, 0.75))
 #: EBOPs weights of the HGQ members (the penalty is beta * EBOPs next to a cross-entropy ~0.8)
-BETAS = (1e-7, 3e-7, 1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5, 3.2e-5)
+BETAS = (3e-7, 1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5, 3.2e-5, 6.4e-5)
 
 
 def features(split_seed: int = 0):
@@ -85,16 +85,26 @@ def _qat(mlp, train, val, epochs: int) -> tuple[QMLP, dict]:
 
 
 def _hgq(mlp, train, val, epochs: int, betas=BETAS, bit_scale: float = 10.0,
-         bias_frac: int = 8) -> tuple[HGQMLP, dict]:
+         bias_frac: int = 8, quantile: float = 0.999, finetune: int | None = None) -> tuple[HGQMLP, dict]:
+    """HGQ for ``epochs`` (beta ramped up over the first half), then ``finetune`` epochs (default
+    epochs // 3) with the bit widths frozen and no EBOPs term: the weights settle on their grids."""
     model = HGQMLP.from_float(mlp, members=len(betas), bit_scale=bit_scale, bias_frac=bias_frac)
-    model.calibrate(train[0])
+    model.calibrate(train[0], quantile)  # larger values saturate
     steps = epochs * (len(train[0]) // BATCH)
     model.set_beta(list(betas), ramp_steps=steps // 2)
     from jetkit import train as fit_
 
     fit_.fit(model, train, val, loss_fn=hgq_loss, epochs=epochs, batch_size=BATCH,
              learning_rate=1e-3, seed=2, restore_best=False, description="HGQ")
-    return model, {"betas": list(betas), "bit_scale": bit_scale, "bias_frac": bias_frac}
+    finetune = epochs // 3 if finetune is None else finetune
+    if finetune:
+        model.bits_frozen = True
+        model.set_beta(0.0, ramp_steps=1)
+        fit_.fit(model, train, val, loss_fn=hgq_loss, epochs=finetune, batch_size=BATCH,
+                 learning_rate=3e-4, seed=3, restore_best=False, description="HGQ fine-tune")
+        model.bits_frozen = False
+    return model, {"betas": list(betas), "bit_scale": bit_scale, "bias_frac": bias_frac,
+                   "calibration_quantile": quantile, "finetune_epochs": finetune}
 
 
 def evaluate(model, x, y, export) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import numpy as np
 
 from jetkit import metrics
@@ -9,8 +10,8 @@ from jetkit.fpga import cost as fpga_cost
 from jetkit.plotting import core as plotting
 from jetkit.fpga.fixed_point import FixedType
 
-__all__ = ["accuracy_vs_bits", "accuracy_vs_sparsity", "confusion", "one_vs_rest_roc", "pareto",
-           "quantizer_modes", "softmax"]
+__all__ = ["accuracy_vs_bits", "accuracy_vs_sparsity", "bit_width_histograms", "confusion",
+           "one_vs_rest_roc", "pareto", "pareto_families", "quantizer_modes", "softmax"]
 
 
 def softmax(logits) -> np.ndarray:
@@ -103,3 +104,38 @@ def pareto(ax, names, ebops, accuracy, float_accuracy: float) -> np.ndarray:
            ylabel="test accuracy (5 classes)", title="accuracy vs FPGA cost")
     ax.legend(fontsize="small", loc="lower right")
     return front
+
+
+def pareto_families(ax, families: dict, float_accuracy: float, budget: float | None = 0.01) -> None:
+    """Accuracy against EBOPs (log x) for several families of networks, each ``label -> (ebops,
+    accuracy)`` in its own colour, with each family's Pareto front; ``budget`` draws the line
+    ``float_accuracy - budget`` (the accuracy a design may give up)."""
+    ax.axhline(float_accuracy, color="k", ls="--", lw=1, label="float")
+    if budget is not None:
+        ax.axhline(float_accuracy - budget, color="0.5", ls=":", lw=1,
+                   label=f"float - {budget * 100:g} point")
+    for (label, (ebops, accuracy)), color in zip(families.items(), mpl.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ebops, accuracy = np.asarray(ebops, float), np.asarray(accuracy, float)
+        if ebops.shape != accuracy.shape or ebops.ndim != 1:
+            raise ValueError(f"{label}: ebops and accuracy must be 1-d arrays of equal length")
+        front = fpga_cost.pareto_front(ebops, accuracy)
+        ax.scatter(ebops, accuracy, color=color, s=25, label=label)
+        ax.step(ebops[front], accuracy[front], where="post", color=color, lw=1, alpha=0.7)
+    ax.set(xscale="log", xlabel="effective bit operations (EBOPs)",
+           ylabel="test accuracy (5 classes)", title="accuracy vs FPGA cost")
+    ax.legend(fontsize="small", loc="lower right")
+
+
+def bit_width_histograms(axes, widths: list, input_widths: list[int] | None = None) -> None:
+    """One histogram per layer of the learned effective bits of its weights (0 = pruned), with
+    the fraction at 0 bits and the layer's input width in the title."""
+    if len(axes) != len(widths):
+        raise ValueError(f"need one axis per layer: {len(axes)} axes for {len(widths)} layers")
+    top = max(int(np.max(w)) for w in widths) + 1
+    for j, (ax, w) in enumerate(zip(axes, widths)):
+        w = np.asarray(w).ravel()
+        ax.hist(w, bins=np.arange(top + 1) - 0.5, color="tab:purple")
+        title = f"layer {j + 1}: {np.mean(w == 0):.0%} at 0 bits"
+        if input_widths is not None:
+            title += f"\ninput {input_widths[j]} bits"
+        ax.set(title=title, xlabel="weight bits", ylabel="weights" if j == 0 else None)

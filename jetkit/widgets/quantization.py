@@ -43,7 +43,8 @@ def _thin(x, y, n=400):
 class QuantizationExplorer(W.VBox):
     """Sliders for total bits, integer bits of the hidden activations and sparsity; a figure
     with one-vs-rest ROC curves (left) and accuracy against EBOPs (right, with optional
-    ``reference`` points from a scan: a dict with arrays ``"ebops"``, ``"accuracy"``).
+    ``reference`` points from a scan: a dict with arrays ``"ebops"``, ``"accuracy"`` and optional
+    ``"label"``, ``"color"``, ``"marker"``, or a list of such dicts, e.g. uniform QAT and HGQ).
 
     Attributes after each update: ``accuracy``, ``cost`` (:class:`jetkit.fpga.cost.Cost`),
     ``logits`` (N, C), ``network`` (the :class:`jetkit.fpga.QuantizedNetwork` on show)."""
@@ -51,7 +52,7 @@ class QuantizationExplorer(W.VBox):
     def __init__(self, model, x, labels, class_names, sparsity_members: dict[float, int], *,
                  bits: int = 6, act_int: int = 3, bits_range: tuple[int, int] = (3, 16),
                  int_range: tuple[int, int] = (0, 8), float_accuracy: float | None = None,
-                 reference: dict | None = None, figsize: tuple[float, float] = (9.5, 4.0)):
+                 reference: dict | list[dict] | None = None, figsize: tuple[float, float] = (9.5, 4.0)):
         if not sparsity_members:
             raise ValueError("sparsity_members must map at least one sparsity to a member index")
         self.x = np.asarray(x, np.float32)
@@ -85,9 +86,11 @@ class QuantizationExplorer(W.VBox):
                         ylim=(1, 1e4), title="one class vs the rest")
         self.ax_roc.legend(loc="upper right", fontsize="small")
         self._ref = ([], [])
-        if reference is not None:
-            self._ref = (list(reference["ebops"]), list(reference["accuracy"]))
-            self.ax_cost.scatter(*self._ref, s=14, color="0.6", label="trained networks")
+        for ref in [reference] if isinstance(reference, dict) else list(reference or []):
+            self._ref[0].extend(ref["ebops"])
+            self._ref[1].extend(ref["accuracy"])
+            self.ax_cost.scatter(ref["ebops"], ref["accuracy"], s=14, color=ref.get("color", "0.6"),
+                                 marker=ref.get("marker", "o"), label=ref.get("label", "trained networks"))
         self._float = float_accuracy
         if float_accuracy is not None:
             self.ax_cost.axhline(float_accuracy, color="k", ls="--", lw=1, label="float")

@@ -23,6 +23,8 @@ a trained network into FPGA firmware; this notebook takes a jet tagger all the w
   with straight-through gradients, and **magnitude pruning**;
 - what a design costs on an FPGA: surviving multiplications, effective bit operations (EBOPs,
   arXiv:2405.00645), DSPs, LUTs, latency, and the accuracy-versus-cost Pareto front;
+- **learned precision** (HGQ): a trainable bit width for every weight and every layer input,
+  with the FPGA cost in the loss, and where the bits go;
 - how to **prove** that an integer emulation computes exactly what the firmware computes, and
   check it against hls4ml's C simulation of the generated HLS project.
 
@@ -30,7 +32,7 @@ a trained network into FPGA firmware; this notebook takes a jet tagger all the w
 neural network (an MLP, cross-entropy, Adam). No FPGA experience needed; `g++` for the hls4ml
 part (Binder has it).
 
-**Time:** about 45 min to read and do the two exercises; running everything takes about a minute
+**Time:** about 55 min to read and do the two exercises; running everything takes about a minute
 on 2 CPU cores (hls4ml's C++ build included). Set `JETKIT_SCALE=full` to train longer and scan
 more precisions.
 """)
@@ -50,7 +52,7 @@ from jetkit.fpga import FixedType, QMLP, QuantConfig
 
 plotting.style()
 FULL = os.environ.get("JETKIT_SCALE", "small") == "full"
-EPOCHS_FLOAT, EPOCHS_QAT, BATCH = (60, 30, 512) if FULL else (20, 6, 512)
+EPOCHS_FLOAT, EPOCHS_QAT, EPOCHS_HGQ, BATCH = (60, 30, 30, 512) if FULL else (20, 6, 6, 512)
 """)
 
 md(r"""
@@ -338,7 +340,122 @@ exercises.check("05_cheapest_tagger", choice, results, acc_float)
 """, hidden=True)
 
 md(r"""
-## 6. Bit-accurate emulation: what will the firmware compute?
+## 6. Learned precision: a bit width for every weight (HGQ)
+
+Uniform QAT gives every weight of a layer the same number of bits, but weights are not equally
+important: some carry the decision, many could be coarse or gone. **High Granularity
+Quantization** (HGQ, arXiv:2405.00645) makes the number of fractional bits $f$ of **every
+weight**, and of every layer's input, a trainable parameter:
+
+- forward: $q = \mathrm{round}(w\,2^{f})\,2^{-f}$ with $f$ rounded to an integer; a layer input
+  is cast to `ap_fixed<I + f, I>` ($I$ calibrated on the float activations);
+- backward: straight-through for the rounding of $w$ and of $f$; and since the quantization error
+  $\delta = q - w$ halves with every extra bit, $\partial q / \partial f \approx -\ln 2\;\delta$;
+- loss: cross-entropy $+\;\beta \cdot \mathrm{EBOPs}$, with EBOPs written as a function of the bit
+  widths (input width $\times$ weight bits, summed), so the optimiser sees what each bit costs.
+
+A weight whose $f$ falls so low that it rounds to zero is **pruned**: pruning falls out of the
+bit widths, no schedule needed. $\beta$ rises over the first half of training, so the network
+first learns, then sheds bits. Each member of an `HGQMLP` has its own $\beta$: one training run
+gives a whole accuracy-versus-cost curve. A few epochs here show the mechanism:
+""")
+
+code(r"""
+LIVE_BETAS = [2e-6, 8e-6, 3.2e-5]
+hgq = fpga.HGQMLP.from_float(mlp, members=len(LIVE_BETAS))
+hgq.calibrate(x_train)  # integer bits of every layer input, from the float activations
+steps = EPOCHS_HGQ * (len(x_train) // BATCH)
+hgq.set_beta(LIVE_BETAS, ramp_steps=steps // 2)
+history_hgq = train.fit(hgq, (x_train, y_train), loss_fn=fpga.hgq_loss, epochs=EPOCHS_HGQ,
+                        batch_size=BATCH, learning_rate=1e-3, seed=2, restore_best=False,
+                        description="HGQ")
+print(f"{len(LIVE_BETAS)} networks trained for {EPOCHS_HGQ} epochs in {history_hgq.seconds:.1f} s")
+for e, beta in enumerate(LIVE_BETAS):
+    live_net = hgq.export(e)
+    print(f"beta {beta:.1e}: accuracy {metrics.accuracy(y_test, fpga.emulate(live_net, x_test)):.3f}  "
+          f"EBOPs {fpga.cost.estimate(live_net).ebops:6,d}  (uniform 6 bit: {ebops['6 bit']:,})")
+""")
+
+md(r"""
+Six epochs are not enough to converge. The **model zoo** holds both recipes trained to the end,
+each for 60 epochs from the same float MLP (60 epochs on the same split):
+uniform QAT at seven precisions plus five pruned networks (`qat_jet5`), and HGQ at eight values
+of $\beta$ (`hgq_jet5`); `python -m jetkit.fpga.training qat|hgq` retrains them. Every accuracy
+below is that of the **integer emulation** of the exported network on the test jets.
+""")
+
+code(r"""
+from jetkit import zoo
+
+qat_zoo, prepare = zoo.load("qat_jet5")
+hgq_zoo, _ = zoo.load("hgq_jet5")
+meta_qat, meta_hgq = zoo.describe("qat_jet5")["metadata"], zoo.describe("hgq_jet5")["metadata"]
+x_zoo, zoo_float = prepare(test_set)[0], meta_qat["float_test_accuracy"]
+
+def scan(model, members):
+    # {name: (accuracy of the integer emulation, cost)} of the exported members
+    nets = {name: model.export(e) for e, name in members}
+    return {n: (metrics.accuracy(y_test, fpga.emulate(v, x_zoo)), fpga.cost.estimate(v)) for n, v in nets.items()}
+
+named = list(enumerate(meta_qat["members"]))
+uniform = scan(qat_zoo, [(e, n) for e, n in named if n != "float" and "pruned" not in n])
+pruned = scan(qat_zoo, [(e, n) for e, n in named if "pruned" in n])
+learned = scan(hgq_zoo, [(e, f"HGQ beta {b:.1e}") for e, b in enumerate(meta_hgq["betas"])])
+families = {"uniform QAT": uniform, "pruned QAT": pruned, "learned precision (HGQ)": learned}
+print(f"zoo float MLP: test accuracy {zoo_float:.3f}")
+for label, family in families.items():
+    print(label)
+    for name, (acc, c) in family.items():
+        print(f"  {name:>18}: acc {acc:.3f}  EBOPs {c.ebops:7,d}  LUT {c.lut:7,d}  DSP {c.dsp:3d}  "
+              f"latency {c.latency_ns:3.0f} ns")
+""")
+
+code(r"""
+fig, ax = plt.subplots(figsize=(8, 5.5))
+plotting.fpga.pareto_families(ax, {k: ([c.ebops for _, c in f.values()], [a for a, _ in f.values()])
+                                   for k, f in families.items()}, zoo_float)
+plt.show()
+
+def cheapest(family, max_loss=0.01):
+    good = {n: v for n, v in family.items() if v[0] >= zoo_float - max_loss}
+    return min(good, key=lambda n: good[n][1].ebops) if good else None
+
+for label, family in families.items():
+    name = cheapest(family)
+    if name:
+        acc, c = family[name]
+        print(f"cheapest {label} within 1 point of float: {name}, accuracy {acc:.3f}, {c.ebops:,} EBOPs")
+best = cheapest(learned)
+ratio = min(uniform[cheapest(uniform)][1].ebops, pruned[cheapest(pruned)][1].ebops) / learned[best][1].ebops
+print(f"learned precision needs {ratio:.1f}x fewer EBOPs than the cheapest uniform or pruned network")
+""")
+
+md(r"""
+Where did the bits go? For the cheapest HGQ network within one point of float: the histogram of
+the weights' effective bits per layer (0 = pruned), and the width of each layer's input.
+""")
+
+code(r"""
+member = list(learned).index(best)
+net_hgq = hgq_zoo.export(member)
+fig, axes = plt.subplots(1, len(net_hgq.layers), figsize=(14, 3.4))
+plotting.fpga.bit_width_histograms(axes, hgq_zoo.bit_widths(member), hgq_zoo.input_widths(member))
+plt.tight_layout(); plt.show()
+print(net_hgq.summary())
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+widths = hgq_zoo.bit_widths(member)
+print("learned bit widths differ inside every layer:", all(len(np.unique(w[w > 0])) > 1 for w in widths))
+print("the bit widths alone pruned weights in every layer:", all((w == 0).any() for w in widths))
+print("within one point of float, learned precision is cheaper than uniform or pruned QAT:", ratio > 1)
+print("integer emulation == JAX model, HGQ network:",
+      np.array_equal(fpga.emulate(net_hgq, x_zoo), hgq_zoo.predict(x_zoo)[:, member]))
+""")
+
+md(r"""
+## 7. Bit-accurate emulation: what will the firmware compute?
 
 The QAT network runs in float32 with values that happen to lie on fixed-point grids. The firmware
 runs on integers. To *prove* they agree, `fpga.emulate` runs the exported network in **int64**
@@ -383,11 +500,13 @@ At 16 bits the first accumulator needs 33 bits, more than float32 holds, so the 
 rounds where the firmware does not and a few logits differ in their last bits. This is why the
 integer emulation, not the float model, is the reference for the firmware.
 
-## 7. Export to hls4ml and compare with its C simulation
+## 8. Export the HGQ network to hls4ml and compare with its C simulation
 
-`jetkit.fpga.hls` rebuilds the network in **Keras 3** (JAX backend) with the on-grid weights, and
-converts it with hls4ml (Vitis backend, `io_parallel`, latency strategy), giving every layer the
-precisions of our QAT model: inputs, weights, biases, results, and the exact accumulators. The
+`jetkit.fpga.hls` rebuilds a network in **Keras 3** (JAX backend) with the on-grid weights, and
+converts it with hls4ml (Vitis backend, `io_parallel`, latency strategy), giving every layer its
+precisions: inputs, weights, biases, results, and the exact accumulators. We export the cheapest
+**HGQ** network: each layer gets the widest weight type its weights need, and every weight sits
+on its own coarser grid inside it, so hls4ml's standard layers compute exactly what HGQ trained. The
 output layer has **no softmax**: hls4ml's default softmax uses lookup tables that can change
 the argmax (hls4ml issue 1512), and the trigger decision needs only the logits.
 
@@ -401,10 +520,10 @@ from pathlib import Path
 from jetkit.fpga import hls
 
 project = Path("hls_projects") / "jet_tagger"  # ignored by git: generated, never committed
-hls_model = hls.convert(net, project, backend="Vitis", part=hls.DEFAULT_PART, clock_period=5)
+hls_model = hls.convert(net_hgq, project, backend="Vitis", part=hls.DEFAULT_PART, clock_period=5)
 build_seconds = hls.compile(hls_model)
-logits_csim = hls.predict(hls_model, x_test)
-agreement = hls.compare(logits_csim, emulated)
+logits_csim = hls.predict(hls_model, x_zoo)
+agreement = hls.compare(logits_csim, fpga.emulate(net_hgq, x_zoo))
 print(f"g++ build of the C simulation: {build_seconds:.0f} s; HLS project in notebooks/{project}")
 print({k: round(v, 6) for k, v in agreement.items()})
 """)
@@ -415,8 +534,8 @@ print(f"identical logits, jetkit emulation vs hls4ml C simulation: {agreement['v
       f"of {logits_csim.size:,}")
 print("emulation == hls4ml on >= 99.9%:", agreement["values_equal"] >= 0.999)
 print("same decision (argmax) for every jet:", agreement["argmax_equal"] == 1.0)
-print("firmware accuracy == QAT accuracy:",
-      metrics.accuracy(y_test, logits_csim) == acc_qat["6 bit 50% pruned"])
+print("firmware accuracy == the HGQ network's accuracy:",
+      metrics.accuracy(y_test, logits_csim) == learned[best][0])
 """)
 
 md(r"""
@@ -433,14 +552,15 @@ print("\n".join(line for line in types if line.startswith("typedef ap_")))
 """)
 
 md(r"""
-## 8. Explore: bits, integer bits, sparsity
+## 9. Explore: bits, integer bits, sparsity
 
 The explorer quantizes one of the pruned QAT networks to any precision (as PTQ would) and
 re-evaluates the test set on every slider move: **total bits** W, **integer bits** I of the
 hidden activations (range versus resolution: too few and large activations saturate, too many
 and small ones round to zero), and the **sparsity** of the network. Watch the ROC curves, the
-accuracy and the cost (red star, against the trained networks in grey). In JupyterLab the plot is
-a live ipympl canvas.
+accuracy and the cost (red star, against the networks trained above in grey and the zoo's HGQ
+networks in purple: no uniform setting reaches them). In JupyterLab the plot is a live ipympl
+canvas.
 """)
 
 code(r"""
@@ -451,7 +571,10 @@ sparsity_members = {0.0: names.index("6 bit")}
 sparsity_members.update({s: names.index(f"6 bit {s:.0%} pruned") for s in SPARSITY})
 explorer = QuantizationExplorer(
     qat, x_test, y_test, classes, sparsity_members, bits=6, act_int=3, float_accuracy=acc_float,
-    reference={"ebops": [r[2].ebops for r in rows], "accuracy": [r[1] for r in rows]})
+    reference=[{"ebops": [r[2].ebops for r in rows], "accuracy": [r[1] for r in rows],
+                "label": "trained here"},
+               {"ebops": [c.ebops for _, c in learned.values()], "label": "HGQ (zoo)",
+                "accuracy": [a for a, _ in learned.values()], "color": "tab:purple", "marker": "D"}])
 explorer
 """)
 
@@ -476,6 +599,9 @@ md(r"""
   more of the multiplications for a small cost in accuracy.
 - Cost is multiplications × bit widths: the 6-bit network needs >10× fewer effective bit
   operations than 16 bits and no DSPs; the Pareto front tells you what accuracy each budget buys.
+- **Learned precision** (HGQ) trains a bit width per weight and per layer input against
+  cross-entropy + β·EBOPs: at equal accuracy it needs several times fewer EBOPs than the best
+  uniform or pruned network, prunes by itself, and still exports to standard hls4ml layers.
 - An **integer emulation** is the contract with the firmware: it equals the fake-quantized JAX
   model exactly (when float32 is exact) and hls4ml's C simulation on every test output.
 
