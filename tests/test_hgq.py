@@ -77,6 +77,7 @@ def test_export_is_bit_exact_with_the_model_and_keeps_each_weight_on_its_grid():
         np.testing.assert_array_equal(fpga.emulate(net, x), logits[:, e])
         f = np.round(np.clip(np.asarray(model.weight_f[0].get_value())[e] * model.bit_scale,
                              *hgq.F_RANGE))
+        np.testing.assert_array_equal(model.fractional_bits(e)[0], f)
         w = net.layers[0].weight
         np.testing.assert_array_equal(w * 2.0 ** f, np.round(w * 2.0 ** f))  # its own grid
         assert [b.sum() for b in model.bit_widths(e)] == [

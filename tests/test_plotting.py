@@ -112,6 +112,9 @@ def test_fpga_pareto_families_and_bit_width_histograms():
     plotting.fpga.bit_width_histograms(axes, widths, input_widths=[7, 4])
     assert "25% at 0 bits" in axes[0].get_title() and "input 4 bits" in axes[1].get_title()
     assert sum(p.get_height() for p in axes[1].patches) == 3
+    plotting.fpga.bit_width_histograms(axes, [np.array([-2, 3]), np.array([1])], xlabel="f",
+                                       title_zero=False)
+    assert axes[0].get_title() == "layer 1" and axes[1].get_xlabel() == "f"
     with pytest.raises(ValueError, match="one axis per layer"):
         plotting.fpga.bit_width_histograms(axes[:1], widths)
     plt.close(fig)

@@ -257,6 +257,11 @@ class HGQMLP(nnx.Module):
         e = self._member(member)
         return [np.asarray(bits)[e] for bits in _export_arrays(self)["bits"]]
 
+    def fractional_bits(self, member: int) -> list[np.ndarray]:
+        """Fractional bits (the grid 2^-f) of every weight of one member, per layer, as used."""
+        e = self._member(member)
+        return [np.asarray(f)[e] for f in _export_arrays(self)["frac"]]
+
     def input_widths(self, member: int) -> list[int]:
         """Bit width of every layer's input type (network input, then hidden activations)."""
         e = self._member(member)

@@ -126,16 +126,19 @@ def pareto_families(ax, families: dict, float_accuracy: float, budget: float | N
     ax.legend(fontsize="small", loc="lower right")
 
 
-def bit_width_histograms(axes, widths: list, input_widths: list[int] | None = None) -> None:
-    """One histogram per layer of the learned effective bits of its weights (0 = pruned), with
-    the fraction at 0 bits and the layer's input width in the title."""
+def bit_width_histograms(axes, widths: list, input_widths: list[int] | None = None, *,
+                         xlabel: str = "weight bits", title_zero: bool = True) -> None:
+    """One histogram per layer of integer widths of its weights (effective bits, 0 = pruned; or
+    fractional bits), with the fraction at 0 (``title_zero``) and the layer's input width in the
+    title."""
     if len(axes) != len(widths):
         raise ValueError(f"need one axis per layer: {len(axes)} axes for {len(widths)} layers")
-    top = max(int(np.max(w)) for w in widths) + 1
+    lo = min(int(np.min(w)) for w in widths)
+    hi = max(int(np.max(w)) for w in widths) + 1
     for j, (ax, w) in enumerate(zip(axes, widths)):
         w = np.asarray(w).ravel()
-        ax.hist(w, bins=np.arange(top + 1) - 0.5, color="tab:purple")
-        title = f"layer {j + 1}: {np.mean(w == 0):.0%} at 0 bits"
+        ax.hist(w, bins=np.arange(lo, hi + 1) - 0.5, color="tab:purple")
+        title = f"layer {j + 1}" + (f": {np.mean(w == 0):.0%} at 0 bits" if title_zero else "")
         if input_widths is not None:
             title += f"\ninput {input_widths[j]} bits"
-        ax.set(title=title, xlabel="weight bits", ylabel="weights" if j == 0 else None)
+        ax.set(title=title, xlabel=xlabel, ylabel="weights" if j == 0 else None)

@@ -431,24 +431,38 @@ print(f"learned precision needs {ratio:.1f}x fewer EBOPs than the cheapest unifo
 """)
 
 md(r"""
-Where did the bits go? For the cheapest HGQ network within one point of float: the histogram of
-the weights' effective bits per layer (0 = pruned), and the width of each layer's input.
+Where did the bits go? For the cheapest HGQ network within one point of float, per layer: the
+weights' effective bits (top; 0 = pruned) and the grid $2^{-f}$ each surviving weight learned
+(bottom, its fractional bits $f$), with the width of each layer's input.
 """)
 
 code(r"""
 member = list(learned).index(best)
 net_hgq = hgq_zoo.export(member)
-fig, axes = plt.subplots(1, len(net_hgq.layers), figsize=(14, 3.4))
-plotting.fpga.bit_width_histograms(axes, hgq_zoo.bit_widths(member), hgq_zoo.input_widths(member))
+widths, fracs = hgq_zoo.bit_widths(member), hgq_zoo.fractional_bits(member)
+fig, axes = plt.subplots(2, len(net_hgq.layers), figsize=(14, 6))
+plotting.fpga.bit_width_histograms(axes[0], widths, hgq_zoo.input_widths(member))
+plotting.fpga.bit_width_histograms(axes[1], [f[w > 0] for f, w in zip(fracs, widths)],
+                                   xlabel="fractional bits f", title_zero=False)
 plt.tight_layout(); plt.show()
 print(net_hgq.summary())
 """)
 
+md(r"""
+Two things happened that nobody asked for. The penalty removed most weights (pruning), and
+almost every surviving weight became $\pm 2^{k}$: **one effective bit**, a multiplication that is
+just a shift of the input, free on an FPGA. What the network kept is *which* power of two: the
+grids differ from weight to weight by up to seven bits inside a layer, which no single
+`ap_fixed` type per layer can express in uniform QAT.
+""")
+
 code(r"""
 # NBVAL_CHECK_OUTPUT
-widths = hgq_zoo.bit_widths(member)
-print("learned bit widths differ inside every layer:", all(len(np.unique(w[w > 0])) > 1 for w in widths))
+live = np.concatenate([w[w > 0] for w in widths])
+print("every layer uses several weight grids (per-weight fractional bits):",
+      all(len(np.unique(f[w > 0])) > 1 for f, w in zip(fracs, widths)))
 print("the bit widths alone pruned weights in every layer:", all((w == 0).any() for w in widths))
+print("over 90% of the surviving weights are a power of two (a shift):", np.mean(live == 1) > 0.9)
 print("within one point of float, learned precision is cheaper than uniform or pruned QAT:", ratio > 1)
 print("integer emulation == JAX model, HGQ network:",
       np.array_equal(fpga.emulate(net_hgq, x_zoo), hgq_zoo.predict(x_zoo)[:, member]))
