@@ -41,7 +41,7 @@ from flax import nnx
 
 from jetkit.fpga.fixed_point import FixedType, _pow2, integer_bits_for, quantize
 from jetkit.fpga.network import QLayer, QuantizedNetwork, _accum_type
-from jetkit.fpga.qat import QuantState, _lecun_normal
+from jetkit.fpga.qat import QuantState, _lecun_normal, predict_members
 
 __all__ = ["F_RANGE", "HGQMLP", "effective_bits_jax", "hgq_loss", "total_ebops"]
 
@@ -79,11 +79,6 @@ def _hq(x, f, integer, lo, hi):
     delta = jnp.where(inside, jax.lax.stop_gradient(q - x), 0.0)
     # value 0, d/df = -ln 2 * delta: the quantization error halves with every fractional bit
     return q - np.log(2.0) * delta * (f - jax.lax.stop_gradient(f))
-
-
-@nnx.jit
-def _forward(model, x):
-    return model(x)
 
 
 class HGQMLP(nnx.Module):
@@ -195,12 +190,7 @@ class HGQMLP(nnx.Module):
 
     def predict(self, x, batch_size: int = 8192) -> np.ndarray:
         """Logits (N, members, out_features) as numpy, in eval mode."""
-        self.eval()
-        x = np.asarray(x, np.float32)
-        if x.ndim != 2 or not np.all(np.isfinite(x)):
-            raise ValueError(f"features must be a finite (N, {self.sizes[0]}) array, got {x.shape}")
-        return np.concatenate([np.asarray(_forward(self, x[s:s + batch_size]))
-                               for s in range(0, len(x), batch_size)])
+        return predict_members(self, x, batch_size)
 
     # ----------------------------------------------------------------------------------------
     # construction and training settings

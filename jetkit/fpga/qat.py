@@ -30,7 +30,7 @@ from flax import nnx
 from jetkit.fpga.fixed_point import FixedType, integer_bits_for, quantize
 from jetkit.fpga.network import QLayer, QuantizedNetwork, _accum_type
 
-__all__ = ["QMLP", "QuantConfig", "QuantState", "ensemble_loss"]
+__all__ = ["QMLP", "QuantConfig", "QuantState", "ensemble_loss", "predict_members"]
 
 
 class QuantState(nnx.Variable):
@@ -96,6 +96,18 @@ def ensemble_loss(model: QMLP, batch) -> jax.Array:
 @nnx.jit
 def _forward(model, x):
     return model(x)
+
+
+def predict_members(model, x, batch_size: int = 8192) -> np.ndarray:
+    """Logits (N, members, C) of an ensemble model (:class:`QMLP`, :class:`~jetkit.fpga.HGQMLP`)
+    in eval mode, as numpy, one compiled forward pass per batch shape."""
+    model.eval()
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"features must be a finite (N, {model.sizes[0]}) array; got shape "
+                         f"{x.shape}{'' if np.all(np.isfinite(x)) else ' with NaN/inf'}")
+    return np.concatenate([np.asarray(_forward(model, x[s:s + batch_size]))
+                           for s in range(0, len(x), batch_size)])
 
 
 class QMLP(nnx.Module):
@@ -187,13 +199,7 @@ class QMLP(nnx.Module):
     def predict(self, x, batch_size: int = 8192) -> np.ndarray:
         """Logits (N, members, out_features) as numpy, in eval mode, without recompiling when
         only precisions or weights change."""
-        self.eval()
-        x = np.asarray(x, np.float32)
-        if x.ndim != 2 or not np.all(np.isfinite(x)):
-            raise ValueError(f"features must be a finite (N, {self.sizes[0]}) array; got shape "
-                             f"{x.shape}{'' if np.all(np.isfinite(x)) else ' with NaN/inf'}")
-        return np.concatenate([np.asarray(_forward(self, x[s:s + batch_size]))
-                               for s in range(0, len(x), batch_size)])
+        return predict_members(self, x, batch_size)
 
     # ----------------------------------------------------------------------------------------
     # construction and configuration

@@ -111,24 +111,24 @@ def evaluate(model, x, y, export) -> list[dict]:
     """Per member: test accuracy of the integer emulation of the exported network, and its cost."""
     from jetkit.fpga import cost
     from jetkit.fpga.network import emulate
+    from jetkit.metrics import accuracy
 
     out = []
     for e in range(model.members):
         net = export(e)
         if net is None:  # the float member
-            logits = model.predict(x)[:, e]
-            out.append({"accuracy": float((logits.argmax(1) == y).mean())})
+            out.append({"accuracy": accuracy(y, model.predict(x)[:, e])})
             continue
         c = cost.estimate(net)
-        acc = float((emulate(net, x).argmax(1) == y).mean())
-        out.append({"accuracy": acc, "ebops": c.ebops, "lut": c.lut, "dsp": c.dsp,
-                    "latency_ns": c.latency_ns, "multiplications": c.n_mult})
+        out.append({"accuracy": accuracy(y, emulate(net, x)), "ebops": c.ebops, "lut": c.lut,
+                    "dsp": c.dsp, "latency_ns": c.latency_ns, "multiplications": c.n_mult})
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     from jetkit import train as fit_
     from jetkit.data.specs import DATA_DIR
+    from jetkit.metrics import accuracy
 
     parser = argparse.ArgumentParser(prog="python -m jetkit.fpga.training", description=__doc__.split("\n")[0])
     parser.add_argument("recipe", choices=["qat", "hgq"])
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     train, val, test, scaler = features()
     mlp = float_mlp(train, val, args.float_epochs)
-    float_acc = float((np.asarray(fit_.predict(mlp, test[0])).argmax(1) == test[1]).mean())
+    float_acc = accuracy(test[1], fit_.predict(mlp, test[0]))
     if args.recipe == "qat":
         model, meta = _qat(mlp, train, val, args.epochs)
         quantized = np.asarray(model.quantized.get_value())
