@@ -1,0 +1,193 @@
+"""How the shipped JetCLR checkpoint is pre-trained, and the few-label studies it is judged by.
+
+    python -m jetkit.models.self_supervised_training pretrain --out data/checkpoints/jetclr_top_qcd.npz
+    python -m jetkit.models.self_supervised_training evaluate --out jetclr_results.json
+
+``pretrain`` trains a :class:`~jetkit.models.self_supervised.ContrastiveModel` with ``train.fit``
+on the particles and masks of the top_qcd training split (35 000 jets; the labels are never
+loaded into the training data) and saves it with :func:`jetkit.train.save_checkpoint`.
+``evaluate`` runs the few-label and transfer studies (:func:`few_label_study`, :func:`transfer_study`,
+:func:`invariance`) and writes them as JSON. Everything is deterministic (fixed seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import optax
+from flax import nnx
+
+from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
+                                           representations, tagger_inputs)
+
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "main", "pretrain", "transfer_study"]
+
+PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 48, "heads": 4, "n_blocks": 2,
+            "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 24,
+            "batch_size": 256, "learning_rate": 1e-3, "warmup_epochs": 1, "weight_decay": 1e-4,
+            "val_jets": 2000}
+# the few-label recipe shared by fine-tuning and training from scratch (AdamW, fixed step budget)
+FEW_LABEL = {"steps": 600, "batch_size": 32, "fine_tune_lr": 3e-4, "scratch_lr": 1e-3, "weight_decay": 1e-2}
+
+
+def build(meta: dict) -> ContrastiveModel:
+    """The (untrained) model of a checkpoint's metadata (a :data:`PRETRAIN`-like dict)."""
+    c = {**PRETRAIN, **meta}
+    return ContrastiveModel(c["dim"], c["heads"], c["n_blocks"], c["n_class_blocks"], tuple(c["projection"]),
+                            c["temperature"], c["size"], rngs=nnx.Rngs(c["model_seed"]), seed=c["model_seed"])
+
+
+def _splits(name: str = "top_qcd", seed: int = 0):
+    from jetkit import data
+
+    return data.split(data.load(name), seed=seed)
+
+
+def pretrain(out: str | None = None, epochs: int | None = None) -> tuple[ContrastiveModel, dict]:
+    """Contrastive pre-training on unlabeled top_qcd jets (:data:`PRETRAIN`); returns the model
+    and its metadata (settings, losses, wall time) and saves both to ``out`` if given."""
+    from jetkit import train
+
+    c = dict(PRETRAIN, epochs=int(epochs or PRETRAIN["epochs"]))
+    tr, va, _ = _splits(c["dataset"], c["split_seed"])
+    unlabeled = (tr.particles, tr.mask)  # no labels: contrastive_loss could not read them
+    val = (va.particles[:c["val_jets"]], va.mask[:c["val_jets"]])
+    model = build(c)
+    steps = c["epochs"] * (len(tr.particles) // c["batch_size"])
+    warmup = min(c["warmup_epochs"] * (len(tr.particles) // c["batch_size"]), steps // 2)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, c["learning_rate"], warmup, steps)
+    t0 = time.perf_counter()
+    history = train.fit(model, unlabeled, val, loss_fn=contrastive_loss, epochs=c["epochs"],
+                        batch_size=c["batch_size"], optimizer=optax.adamw(schedule, weight_decay=c["weight_decay"]),
+                        seed=c["model_seed"], description="contrastive pre-training")
+    c.update(train_loss=[round(x, 4) for x in history.train_loss], val_loss=[round(x, 4) for x in history.val_loss],
+             seconds=round(time.perf_counter() - t0, 1))
+    if out:
+        train.save_checkpoint(model, out, c)
+    return model, c
+
+
+def _fit_tagger(encoder, inputs, labels, lr: float, seed: int) -> None:
+    from jetkit import train
+
+    r = FEW_LABEL
+    batch = min(r["batch_size"], len(labels))
+    epochs = math.ceil(r["steps"] / (len(labels) // batch))
+    train.fit(encoder, (*inputs, labels), loss_fn=train.cross_entropy_loss, epochs=epochs, batch_size=batch,
+              optimizer=optax.adamw(lr, weight_decay=r["weight_decay"]), seed=seed, progress=False)
+
+
+def _auc(labels, scores) -> float:
+    from jetkit import metrics
+
+    if np.ndim(scores) == 1:
+        return float(metrics.auc(labels, scores))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores, multi_class="ovr"))
+
+
+def _scores(encoder, inputs) -> np.ndarray:
+    from jetkit import train
+
+    logits = train.predict(encoder, *inputs)
+    if logits.shape[1] == 1:
+        return logits[:, 0]
+    from scipy.special import softmax
+
+    return softmax(np.asarray(logits, np.float64), axis=1)
+
+
+def few_label_study(model: ContrastiveModel, sizes=(100, 300, 1000, 3500), seeds=(0, 1), *, methods=None,
+                    dataset: str = "top_qcd", test_jets: int | None = None) -> dict:
+    """Test AUC against the number of labelled jets n, for (a) ``"probe"``: the frozen
+    representation + :func:`linear_probe`, (b) ``"fine_tune"``: the pretrained encoder with a new
+    head trained on the n jets, (c) ``"scratch"``: the same encoder trained from random weights.
+    The n jets are a class-balanced draw (:func:`balanced_subset`, one per seed) from the
+    training split; the AUC is on the test split (one-vs-rest for more than two classes).
+    Returns ``{method: {n: [auc per seed]}}``."""
+    methods = tuple(methods or ("probe", "fine_tune", "scratch"))
+    tr, _, te = _splits(dataset, PRETRAIN["split_seed"])
+    n_test = len(te.labels) if test_jets is None else int(test_jets)
+    y_test = te.labels[:n_test]
+    n_classes = 1 if len(np.unique(tr.labels)) == 2 else len(np.unique(tr.labels))
+    h_test = representations(model, te.particles[:n_test], te.mask[:n_test]) if "probe" in methods else None
+    x_test = tagger_inputs(te.particles[:n_test], te.mask[:n_test], model.size)
+    out = {m: {} for m in methods}
+    for n in sizes:
+        for m in methods:
+            out[m][int(n)] = []
+        for seed in seeds:
+            idx = balanced_subset(tr.labels, int(n), seed=seed)
+            y = tr.labels[idx]
+            if "probe" in methods:
+                h = representations(model, tr.particles[idx], tr.mask[idx])
+                out["probe"][int(n)].append(_auc(y_test, linear_probe(h, y, h_test, seed=seed)))
+            x = tagger_inputs(tr.particles[idx], tr.mask[idx], model.size)
+            target = y.astype(np.float32) if n_classes == 1 else y.astype(np.int32)
+            for m, pretrained, lr in (("fine_tune", True, FEW_LABEL["fine_tune_lr"]),
+                                      ("scratch", False, FEW_LABEL["scratch_lr"])):
+                if m in methods:
+                    encoder = model.new_encoder(n_classes, seed=1000 + seed, pretrained=pretrained)
+                    _fit_tagger(encoder, x, target, lr, seed)
+                    out[m][int(n)].append(_auc(y_test, _scores(encoder, x_test)))
+            print(dataset, n, seed, {m: round(out[m][int(n)][-1], 4) for m in methods}, flush=True)
+    return out
+
+
+def transfer_study(model: ContrastiveModel, sizes=(500, 2500), seeds=(0, 1)) -> dict:
+    """The top_qcd representation on jet5 (5 classes, g q t w z): the linear probe against the
+    encoder trained from scratch on the same few labels (macro one-vs-rest AUC)."""
+    return few_label_study(model, sizes, seeds, methods=("probe", "scratch"), dataset="jet5", test_jets=5000)
+
+
+def invariance(model: ContrastiveModel, n: int = 2000, seed: int = 0) -> dict:
+    """Mean cosine similarity of a test jet's representation to that of an augmented version of
+    it, and of random pairs of test jets (:func:`~jetkit.models.contrastive.representation_similarity`)."""
+    import jax
+
+    from jetkit.models.contrastive import representation_similarity
+    from jetkit.physics.augmentations import augment
+
+    _, _, te = _splits(PRETRAIN["dataset"], PRETRAIN["split_seed"])
+    p, m = te.particles[:n], te.mask[:n]
+    pa, ma = augment(jax.random.PRNGKey(seed), p, m, **dict(model.augmentation))
+    h, ha = representations(model, p, m), representations(model, np.asarray(pa), np.asarray(ma))
+    s = representation_similarity(h, ha, seed=seed)
+    return {"augmented": round(s.paired, 4), "random_pairs": round(s.random, 4), "jets": n}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m jetkit.models.self_supervised_training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["pretrain", "evaluate"])
+    parser.add_argument("--out", required=True, help="checkpoint (.npz) for pretrain, JSON for evaluate")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint (default: the zoo's)")
+    args = parser.parse_args(argv)
+    if args.command == "pretrain":
+        _, meta = pretrain(args.out, args.epochs)
+        print(f"saved {args.out}: final losses {meta['train_loss'][-1]} / {meta['val_loss'][-1]}, {meta['seconds']} s")
+        return
+    from jetkit import train, zoo
+
+    if args.checkpoint:
+        model = build(json.loads(str(np.load(args.checkpoint)["__metadata__"])))
+        train.load_checkpoint(model, args.checkpoint)
+    else:
+        model, _ = zoo.load("jetclr_top_qcd")
+    t0 = time.perf_counter()
+    results = {"invariance": invariance(model), "few_label": few_label_study(model),
+               "transfer_jet5": transfer_study(model), "recipe": FEW_LABEL}
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    print(json.dumps(results, indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
