@@ -154,12 +154,43 @@ def _fpga_build(kind: str) -> Callable[[dict], nnx.Module]:
     return build
 
 
+def _jetclr(meta: dict) -> nnx.Module:
+    from jetkit.models.self_supervised_training import build
+
+    return build(meta)
+
+
+def _jetclr_prepare(meta: dict) -> Callable:
+    def prepare(particles, mask):
+        """(particles, mask) as shipped: the model keeps the hardest ``size`` constituents itself."""
+        return np.asarray(particles, np.float32), np.asarray(mask, bool)
+
+    return prepare
+
+
+def _jetclr_check(model, prepare) -> float:
+    """NT-Xent loss of two augmented views (keys 1 and 2) of the first 1024 top_qcd test jets."""
+    import jax
+
+    from jetkit import data
+    from jetkit.models.contrastive import nt_xent
+    from jetkit.models.self_supervised import view
+
+    test = data.split(data.load("top_qcd"), seed=0).test[np.arange(1024)]
+    p, m = prepare(test.particles, test.mask)
+    options = dict(model.augmentation)
+    (p1, m1), (p2, m2) = (view(jax.random.PRNGKey(k), p, m, options) for k in (1, 2))
+    z = nnx.jit(lambda mod, a, b: mod(a, b))(model, np.concatenate([p1, p2]), np.concatenate([m1, m2]))
+    return float(nt_xent(z[:1024], z[1024:], model.temperature))
+
+
 _RECIPES: dict[str, _Recipe] = {
     "qat_jet5": _Recipe(_fpga_build("qat"), _fpga_prepare, _fpga_check),
     "hgq_jet5": _Recipe(_fpga_build("hgq"), _fpga_prepare, _fpga_check),
     "edgeconv_top_qcd": _Recipe(_edgeconv, _edgeconv_prepare, _tagger_check),
     "flow_matching_gluon": _Recipe(_flow, _flow_prepare, _flow_check),
     "flow_matching_gluon_mass": _Recipe(_flow, _flow_prepare, _flow_check),
+    "jetclr_top_qcd": _Recipe(_jetclr, _jetclr_prepare, _jetclr_check),
 }
 
 

@@ -36,7 +36,7 @@ from jetkit.models.transformer import ParticleTransformer, _pairwise
 from jetkit.physics import augmentations
 
 __all__ = ["AUGMENTATION", "SIZE", "ContrastiveModel", "balanced_subset", "contrastive_loss", "encoder_inputs",
-           "linear_probe", "representations", "tagger_inputs"]
+           "linear_probe", "representations", "tagger_inputs", "view"]
 
 SIZE = 32  # constituents the encoder sees (the hardest ones)
 # JetCLR's recipe (arXiv:2108.04253): symmetries and IRC-safe changes, no pT smearing
@@ -92,7 +92,7 @@ class ContrastiveModel(nnx.Module):
 
     ``model(particles, mask)`` -> projections (N, projection[-1]);
     ``model.represent(particles, mask)`` -> representations (N, dim);
-    ``model.views(particles, mask)`` -> two augmented views ``((p1, m1), (p2, m2))``.
+    ``model.views(particles, mask)`` -> two augmented views ``((p1, m1), (p2, m2))`` (:func:`view`).
     ``augmentation`` overrides keys of :data:`AUGMENTATION` (arguments of
     :func:`~jetkit.physics.augmentations.augment`). The default (dim 48, 4 heads, 2 + 1 blocks,
     projection (64, 32)) has 93,157 parameters (90,949 in the encoder).
@@ -146,12 +146,27 @@ class ContrastiveModel(nnx.Module):
         return fresh
 
     def views(self, particles, mask):
-        """Two independent augmentations of every jet (the key advances at each call)."""
+        """Two independent :func:`view` s of every jet (the key advances at each call)."""
         key, sub = jax.random.split(self.noise.get_value())
         self.noise.set_value(key)
         k1, k2 = jax.random.split(sub)
-        return (augmentations.augment(k1, particles, mask, **dict(self.augmentation)),
-                augmentations.augment(k2, particles, mask, **dict(self.augmentation)))
+        options = dict(self.augmentation)
+        return view(k1, particles, mask, options), view(k2, particles, mask, options)
+
+
+def view(key: jax.Array, particles, mask=None, augmentation: Mapping | None = None):
+    """One augmented view of every jet: :func:`~jetkit.physics.augmentations.augment` with the
+    options :data:`AUGMENTATION` (overridden by ``augmentation``), after giving each jet
+    ``n_split + n_soft`` extra empty slots, so that also a jet whose slots are all filled takes
+    its collinear splittings and soft particles. Returns ``(particles, mask)`` with P + n_split +
+    n_soft slots, sorted by pT."""
+    options = {**AUGMENTATION, **(augmentation or {})}
+    extra = options["n_split"] + options["n_soft"]
+    if mask is None:
+        mask = jnp.asarray(particles)[..., 0] > 0
+    particles = jnp.pad(jnp.asarray(particles, jnp.float32), ((0, 0), (0, extra), (0, 0)))
+    mask = jnp.pad(jnp.asarray(mask, bool), ((0, 0), (0, extra)))
+    return augmentations.augment(key, particles, mask, **options)
 
 
 def contrastive_loss(model: ContrastiveModel, batch) -> jax.Array:

@@ -147,15 +147,15 @@ def transfer_study(model: ContrastiveModel, sizes=(500, 2500), seeds=(0, 1)) -> 
 
 def invariance(model: ContrastiveModel, n: int = 2000, seed: int = 0) -> dict:
     """Mean cosine similarity of a test jet's representation to that of an augmented version of
-    it, and of random pairs of test jets (:func:`~jetkit.models.contrastive.representation_similarity`)."""
+    it (:func:`~jetkit.models.self_supervised.view`), and of random pairs of test jets (:func:`~jetkit.models.contrastive.representation_similarity`)."""
     import jax
 
     from jetkit.models.contrastive import representation_similarity
-    from jetkit.physics.augmentations import augment
+    from jetkit.models.self_supervised import view
 
     _, _, te = _splits(PRETRAIN["dataset"], PRETRAIN["split_seed"])
     p, m = te.particles[:n], te.mask[:n]
-    pa, ma = augment(jax.random.PRNGKey(seed), p, m, **dict(model.augmentation))
+    pa, ma = view(jax.random.PRNGKey(seed), p, m, dict(model.augmentation))
     h, ha = representations(model, p, m), representations(model, np.asarray(pa), np.asarray(ma))
     s = representation_similarity(h, ha, seed=seed)
     return {"augmented": round(s.paired, 4), "random_pairs": round(s.random, 4), "jets": n}
@@ -167,19 +167,18 @@ def main(argv=None) -> None:
     parser.add_argument("command", choices=["pretrain", "evaluate"])
     parser.add_argument("--out", required=True, help="checkpoint (.npz) for pretrain, JSON for evaluate")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint (default: the zoo's)")
+    parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint (default: data/checkpoints/jetclr_top_qcd.npz)")
     args = parser.parse_args(argv)
     if args.command == "pretrain":
         _, meta = pretrain(args.out, args.epochs)
         print(f"saved {args.out}: final losses {meta['train_loss'][-1]} / {meta['val_loss'][-1]}, {meta['seconds']} s")
         return
-    from jetkit import train, zoo
+    from jetkit import train
+    from jetkit.data.specs import DATA_DIR
 
-    if args.checkpoint:
-        model = build(json.loads(str(np.load(args.checkpoint)["__metadata__"])))
-        train.load_checkpoint(model, args.checkpoint)
-    else:
-        model, _ = zoo.load("jetclr_top_qcd")
+    path = args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz")
+    model = build(json.loads(str(np.load(path)["__metadata__"])))
+    train.load_checkpoint(model, path)
     t0 = time.perf_counter()
     results = {"invariance": invariance(model), "few_label": few_label_study(model),
                "transfer_jet5": transfer_study(model), "recipe": FEW_LABEL}
