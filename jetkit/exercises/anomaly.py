@@ -62,6 +62,6 @@ def _check_sic(answer, labels, scores, eps_b) -> bool:
     if np.isclose(value, eps_s / eps_b, rtol=0.03):
         return exercises.fail("divide by the square root of eps_B, not by eps_B")
     if not np.isclose(value, expected, rtol=0.03):  # a quantile threshold vs the interpolated ROC
-        return exercises.fail("not yet: the threshold must keep the fraction eps_b of the BACKGROUND jets "
+        return exercises.fail("the threshold must keep the fraction eps_b of the BACKGROUND jets "
                               "(labels == 0), and eps_S is counted among the signal jets (labels == 1)")
     return exercises.ok("a cut there multiplies s / sqrt(b) by this factor; above 1, the cut helps")

@@ -36,7 +36,7 @@ from jetkit.models.transformer import ParticleTransformer, _pairwise
 from jetkit.physics import augmentations
 
 __all__ = ["AUGMENTATION", "SIZE", "ContrastiveModel", "balanced_subset", "contrastive_loss", "encoder_inputs",
-           "linear_probe", "representations", "tagger_inputs", "view"]
+           "linear_probe", "projections", "representations", "tagger_inputs", "view"]
 
 SIZE = 32  # constituents the encoder sees (the hardest ones)
 # JetCLR's recipe (arXiv:2108.04253): symmetries and IRC-safe changes, no pT smearing
@@ -108,7 +108,7 @@ class ContrastiveModel(nnx.Module):
         if unknown:
             raise ValueError(f"unknown augmentation options {sorted(unknown)}; known: {sorted(AUGMENTATION)}")
         options = {**AUGMENTATION, **(augmentation or {})}
-        augmentations.augment(jax.random.PRNGKey(0), np.ones((1, 2, 3), np.float32), **options)  # checks values
+        augmentations.check_options(**options)
         self.encoder = ParticleTransformer(N_FEATURES, 1, dim, heads, n_blocks, n_class_blocks, rngs=rngs)
         widths = (dim, *projection)
         self.projector = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
@@ -157,11 +157,13 @@ class ContrastiveModel(nnx.Module):
 def view(key: jax.Array, particles, mask=None, augmentation: Mapping | None = None):
     """One augmented view of every jet: :func:`~jetkit.physics.augmentations.augment` with the
     options :data:`AUGMENTATION` (overridden by ``augmentation``), after giving each jet
-    ``n_split + n_soft`` extra empty slots, so that also a jet whose slots are all filled takes
-    its collinear splittings and soft particles. Returns ``(particles, mask)`` with P + n_split +
-    n_soft slots, sorted by pT."""
+    ``n_split + n_soft`` extra empty slots (at least the default's 12, so options up to the
+    default share one shape), so that also a jet whose slots are all filled takes its collinear
+    splittings and soft particles. Returns ``(particles, mask)`` with P + max(n_split + n_soft,
+    12) slots, sorted by pT."""
     options = {**AUGMENTATION, **(augmentation or {})}
-    extra = options["n_split"] + options["n_soft"]
+    # at least the default's room, so every option up to the default compiles one shape
+    extra = max(options["n_split"] + options["n_soft"], AUGMENTATION["n_split"] + AUGMENTATION["n_soft"])
     if mask is None:
         mask = jnp.asarray(particles)[..., 0] > 0
     particles = jnp.pad(jnp.asarray(particles, jnp.float32), ((0, 0), (0, extra), (0, 0)))
@@ -186,11 +188,18 @@ def _represent(model, p, m):
     return model.represent(p, m)
 
 
-def representations(model: ContrastiveModel, particles, mask=None, *, batch_size: int = 1024) -> np.ndarray:
-    """Representations (N, dim) float32 of all jets, ``batch_size`` at a time (the last batch is
-    padded, so one compiled shape serves every call). The model is put in eval mode."""
+@nnx.jit
+def _project(model, p, m):
+    return model(p, m)
+
+
+def _batched(fn, model: ContrastiveModel, particles, mask, batch_size: int, width: int) -> np.ndarray:
+    """``fn(model, p, m)`` over batches of ``batch_size`` jets. A short batch is padded to the next
+    power of two (at most ``batch_size``), so a handful of compiled shapes serve every call."""
     if np.ndim(particles) != 3:
         raise ValueError(f"particles must have shape (N, P, 3) = (pT, d_eta, d_phi), got {np.shape(particles)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     particles, mask = validation.check_particles(particles, mask, allow_empty=True)
     particles, mask = np.asarray(particles, np.float32), np.asarray(mask, bool)
     model.eval()
@@ -198,11 +207,23 @@ def representations(model: ContrastiveModel, particles, mask=None, *, batch_size
     for s in range(0, len(particles), batch_size):
         p, m = particles[s:s + batch_size], mask[s:s + batch_size]
         k = len(p)
-        if k < batch_size and len(particles) > batch_size:
-            p = np.concatenate([p, np.zeros((batch_size - k, *p.shape[1:]), p.dtype)])
-            m = np.concatenate([m, np.zeros((batch_size - k, m.shape[1]), bool)])
-        out.append(np.asarray(_represent(model, p, m))[:k])
-    return np.concatenate(out) if out else np.zeros((0, model.encoder.dim), np.float32)
+        size = min(batch_size, 1 << (k - 1).bit_length())
+        if size > k:
+            p = np.concatenate([p, np.zeros((size - k, *p.shape[1:]), p.dtype)])
+            m = np.concatenate([m, np.zeros((size - k, m.shape[1]), bool)])
+        out.append(np.asarray(fn(model, p, m))[:k])
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+
+def representations(model: ContrastiveModel, particles, mask=None, *, batch_size: int = 256) -> np.ndarray:
+    """Representations (N, dim) float32 of all jets (compiled, ``batch_size`` at a time; the model
+    is put in eval mode)."""
+    return _batched(_represent, model, particles, mask, batch_size, model.encoder.dim)
+
+
+def projections(model: ContrastiveModel, particles, mask=None, *, batch_size: int = 256) -> np.ndarray:
+    """Projections z = g(h) (N, projection[-1]) float32, the vectors the contrastive loss compares."""
+    return _batched(_project, model, particles, mask, batch_size, model.projector[-1].out_features)
 
 
 def balanced_subset(labels, n: int, *, seed: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ loaded into the training data) and saves it with :func:`jetkit.train.save_checkp
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
@@ -71,6 +72,12 @@ def pretrain(out: str | None = None, epochs: int | None = None) -> tuple[Contras
     return model, c
 
 
+@functools.cache
+def _adamw(lr: float, weight_decay: float) -> optax.GradientTransformation:
+    """One optimiser object per setting: the compiled training epoch is reused across runs."""
+    return optax.adamw(lr, weight_decay=weight_decay)
+
+
 def _fit_tagger(encoder, inputs, labels, lr: float, seed: int) -> None:
     from jetkit import train
 
@@ -78,7 +85,7 @@ def _fit_tagger(encoder, inputs, labels, lr: float, seed: int) -> None:
     batch = min(r["batch_size"], len(labels))
     epochs = math.ceil(r["steps"] / (len(labels) // batch))
     train.fit(encoder, (*inputs, labels), loss_fn=train.cross_entropy_loss, epochs=epochs, batch_size=batch,
-              optimizer=optax.adamw(lr, weight_decay=r["weight_decay"]), seed=seed, progress=False)
+              optimizer=_adamw(lr, r["weight_decay"]), seed=seed, progress=False)
 
 
 def _auc(labels, scores) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 
 from jetkit.validation import check_batch, check_positive, is_concrete
 
-__all__ = ["JET_RADIUS", "add_soft", "augment", "collinear_split", "rotate", "smear_pt", "translate"]
+__all__ = ["JET_RADIUS", "add_soft", "augment", "check_options", "collinear_split", "rotate", "smear_pt", "translate"]
 
 JET_RADIUS = 0.8  # anti-kT jet radius of the shipped datasets
 _LOG_CLIP = 10.0  # |ln(smearing factor)| <= 10, so a smeared pT never underflows to 0
@@ -239,6 +239,19 @@ def smear_pt(key: jax.Array, particles, mask=None, resolution: float = 0.1) -> t
     return _smear_jit(key, p, m, resolution)
 
 
+def check_options(*, rotation: bool = True, width: float = 0.1, n_split: int = 8, n_soft: int = 4,
+                  pt_max: float = 1.0, radius: float = JET_RADIUS, resolution: float = 0.0) -> None:
+    """Raise ``ValueError`` unless the options are valid for :func:`augment` (same keywords and
+    defaults): counts are integers >= 0, ``width`` and ``resolution`` finite and >= 0,
+    ``pt_max`` and ``radius`` finite and > 0. Nothing is compiled or computed."""
+    _count(n_split, "n_split", allow_zero=True)
+    _count(n_soft, "n_soft", allow_zero=True)
+    for name, value in (("width", width), ("resolution", resolution)):
+        _scalar(value, name, allow_zero=True)
+    _scalar(pt_max, "pt_max")
+    _scalar(radius, "radius")
+
+
 def augment(
     key: jax.Array,
     particles,
@@ -267,11 +280,8 @@ def augment(
     are (approximate) symmetries of jets in the (eta, phi) plane. A contrastive loss on two views
     teaches the representation to ignore them. Returns
     ``(particles, mask)``, padded entries 0, sorted by pT descending."""
-    n_split = _count(n_split, "n_split", allow_zero=True)
-    n_soft = _count(n_soft, "n_soft", allow_zero=True)
-    for name, value in (("width", width), ("resolution", resolution)):
-        _scalar(value, name, allow_zero=True)
-    _scalar(pt_max, "pt_max")
-    _scalar(radius, "radius")
+    check_options(rotation=rotation, width=width, n_split=n_split, n_soft=n_soft, pt_max=pt_max, radius=radius,
+                  resolution=resolution)
     p, m = _prepare(particles, mask)
-    return _augment_core(key, p, m, float(bool(rotation)), width, n_split, n_soft, pt_max, radius, resolution)
+    return _augment_core(key, p, m, float(bool(rotation)), width, int(n_split), int(n_soft), pt_max, radius,
+                         resolution)

@@ -4,8 +4,9 @@
 >>> LatentExplorer(encode, decode, x, labels, class_names=["qcd", "top"], scores={"MSE": s},
 ...                to_image=inputs.to_image)
 
-It is built from *functions*, not from a model class, so autoencoders, VAEs and generative
-models share it: ``encode(x) -> (N, d)`` latent codes,
+It is built from *functions*, not from a model class, so autoencoders, VAEs, generative
+models and contrastive representations (:meth:`LatentExplorer.nearest_decoder`: the nearest real
+jet stands in for a decoder) share it: ``encode(x) -> (N, d)`` latent codes,
 ``decode(z) -> (M, ...)`` outputs that ``to_image`` turns into 2-D images.
 
 Left: the jets in a 2-D view of the latent space, either the first two principal components of
@@ -75,6 +76,22 @@ class LatentExplorer(W.VBox):
     ``xy`` (N, 2) the projected codes; ``codes``; ``image_data`` the image on screen;
     ``current_z`` its latent vector.
     """
+
+    @staticmethod
+    def nearest_decoder(codes, outputs, projection: str = "pca") -> Callable:
+        """A decoder for an encoder that has none (e.g. a contrastive representation):
+        ``decode(z (M, d))`` returns the ``outputs`` (e.g. jet images) of the jets whose codes lie
+        nearest to z in the explorer's 2-D plane (:func:`project` with the same ``projection``)."""
+        codes, outputs = np.asarray(codes, np.float64), np.asarray(outputs)
+        if len(outputs) != len(codes):
+            raise ValueError(f"need one output per code, got {len(outputs)} outputs for {len(codes)} codes")
+        xy, center, basis = project(codes, projection)
+
+        def decode(z):
+            q = (np.atleast_2d(np.asarray(z, np.float64)) - center) @ basis.T
+            return outputs[np.argmin(((xy[None] - q[:, None]) ** 2).sum(-1), axis=1)]
+
+        return decode
 
     def __init__(self, encode: Callable, decode: Callable, data, labels, *,
                  class_names: Sequence[str] | None = None, scores: dict | None = None,
