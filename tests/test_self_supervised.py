@@ -22,6 +22,10 @@ from jetkit.widgets import LatentExplorer
 
 OFF = {"rotation": False, "width": 0.0, "n_split": 0, "n_soft": 0}  # every augmentation switched off
 SMALL = {"dim": 16, "heads": 2, "n_blocks": 1, "projection": (16, 8)}
+loss_jit = nnx.jit(ssl.contrastive_loss)  # compiled: eager op-by-op dispatch is slow
+represent_jit = nnx.jit(lambda model, p, m: model.represent(p, m))
+embed_jit = nnx.jit(lambda encoder, x, m, pair: encoder.embed(x, m, pair))
+call_jit = nnx.jit(lambda model, *xs: model(*xs))
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +82,13 @@ def test_representation_is_permutation_invariant_and_padding_blind(seed):
     p[:, :n, 1:] = rng.normal(0, 0.2, (2, n, 2))
     m = p[..., 0] > 0
     model = ssl.ContrastiveModel(**SMALL, size=16, rngs=nnx.Rngs(1))
-    h = np.asarray(model.represent(p, m))
+    h = np.asarray(represent_jit(model, p, m))
     perm = rng.permutation(24)
-    np.testing.assert_allclose(np.asarray(model.represent(p[:, perm], m[:, perm])), h, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(represent_jit(model, p[:, perm], m[:, perm])), h, atol=1e-5)
     junk = np.where(m[..., None], p, rng.normal(0, 5, p.shape).astype(np.float32))  # garbage in padded slots
-    np.testing.assert_allclose(np.asarray(model.represent(junk, m)), h, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(represent_jit(model, junk, m)), h, atol=1e-5)
     wider = np.concatenate([p, np.zeros((2, 8, 3), np.float32)], axis=1)
-    np.testing.assert_allclose(np.asarray(model.represent(wider, wider[..., 0] > 0)), h, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(represent_jit(model, wider, wider[..., 0] > 0)), h, atol=1e-5)
 
 
 def test_encoder_inputs_pad_short_jets_and_keep_the_hardest(real_jets5, jets):
@@ -110,11 +114,11 @@ def test_contrastive_loss_reads_no_labels(jets, model):
 def test_loss_without_augmentation_is_order_invariant_and_low(jets):
     p, m, _ = jets
     mod = ssl.ContrastiveModel(**SMALL, augmentation=OFF, rngs=nnx.Rngs(2))
-    a = float(ssl.contrastive_loss(mod, (p[:16], m[:16])))
+    a = float(loss_jit(mod, (p[:16], m[:16])))
     perm = np.random.default_rng(0).permutation(16)
-    b = float(ssl.contrastive_loss(mod, (p[:16][perm], m[:16][perm])))
+    b = float(loss_jit(mod, (p[:16][perm], m[:16][perm])))
     assert a == pytest.approx(b, rel=1e-5)
-    z = np.asarray(mod(p[:16], m[:16]))
+    z = ssl.projections(mod, p[:16], m[:16])
     assert a == pytest.approx(float(contrastive.nt_xent(z, z, mod.temperature)), rel=1e-5)
 
 
@@ -131,11 +135,11 @@ def test_fit_on_unlabeled_jets_lowers_the_loss_and_round_trips(jets, tmp_path):
     assert train.load_checkpoint(other, path) == {"note": "test"}
     np.testing.assert_array_equal(ssl.representations(other, p, m, batch_size=64), h)
     tuned = mod.new_encoder(1, seed=5)
-    np.testing.assert_allclose(np.asarray(tuned.embed(*ssl.encoder_inputs(p[:8], m[:8]))), h[:8], atol=1e-5)
-    scratch = mod.new_encoder(5, seed=5, pretrained=False)
     x = ssl.encoder_inputs(p[:8], m[:8])
-    assert scratch(*x).shape == (8, 5)
-    assert not np.allclose(np.asarray(scratch.embed(*x)), h[:8], atol=1e-3)
+    np.testing.assert_allclose(np.asarray(embed_jit(tuned, *x)), h[:8], atol=1e-5)
+    scratch = mod.new_encoder(5, seed=5, pretrained=False)
+    assert call_jit(scratch, *x).shape == (8, 5)
+    assert not np.allclose(np.asarray(embed_jit(scratch, *x)), h[:8], atol=1e-3)
 
 
 def test_bad_options_raise():
@@ -196,9 +200,9 @@ def test_few_label_study_runs_every_method(monkeypatch, jets, model):
     idx = np.random.default_rng(0).permutation(len(y))
     monkeypatch.setattr(recipe, "_splits", lambda name, seed: (Split(idx[:120]), None, Split(idx[120:])))
     monkeypatch.setitem(recipe.FEW_LABEL, "steps", 4)
-    out = recipe.few_label_study(model, sizes=(20,), seeds=(0, 1))
+    out = recipe.few_label_study(model, sizes=(20,), seeds=(0,))
     assert set(out) == {"probe", "fine_tune", "scratch"}
-    assert all(len(out[k][20]) == 2 and all(0 <= a <= 1 for a in out[k][20]) for k in out)
+    assert all(len(out[k][20]) == 1 and 0 <= out[k][20][0] <= 1 for k in out)
 
 
 # ------------------------------------------------------------------------------ plots, widget, exercises
