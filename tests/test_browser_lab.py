@@ -79,15 +79,18 @@ def test_harness_catches_truncated_labels(lab, browser, tmp_path):
 
 def _widget_tests() -> dict[str, tuple[str, str | None]]:
     """Notebook -> (test module, widget class) for every tests/test_browser_<widget>.py, from
-    its ``NOTEBOOK = "..."`` and ``WIDGET = "..."`` lines."""
+    its ``NOTEBOOK = "..."`` (or ``NOTEBOOKS = ("...", ...)``, one widget in several notebooks)
+    and ``WIDGET = "..."`` lines."""
     out: dict[str, tuple[str, str | None]] = {}
     for path in sorted(TESTS.glob("test_browser_*.py")):
         text = path.read_text()
-        notebook = re.search(r'^NOTEBOOK = "([^"]+)"', text, re.M)
+        one = re.search(r'^NOTEBOOK = "([^"]+)"', text, re.M)
+        several = re.search(r"^NOTEBOOKS = \(([^)]*)\)", text, re.M)
+        notebooks = [one.group(1)] if one else re.findall(r'"([^"]+)"', several.group(1)) if several else []
         widget = re.search(r'^WIDGET = "([^"]+)"', text, re.M)
-        if notebook:
-            assert notebook.group(1) not in out, f"{notebook.group(1)} in {out[notebook.group(1)][0]} and {path.name}"
-            out[notebook.group(1)] = (path.name, widget.group(1) if widget else None)
+        for notebook in notebooks:
+            assert notebook not in out, f"{notebook} in {out[notebook][0]} and {path.name}"
+            out[notebook] = (path.name, widget.group(1) if widget else None)
     return out
 
 

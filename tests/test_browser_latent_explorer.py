@@ -1,11 +1,14 @@
-"""LatentExplorer (notebook 03, the latent-space explorer) in a real browser.
+"""LatentExplorer (the latent-space explorer) in a real browser, in both notebooks that use it:
+03_anomaly_detection (a VAE's latent space, decoded by the VAE) and 06_self_supervised (a
+contrastive representation, with the nearest real jet in place of a decoder,
+LatentExplorer.nearest_decoder).
 
-Runs 03_anomaly_detection.ipynb in JupyterLab + Chromium: the widget renders (no error box, no
-"Loading widget...", no blank figure), none of its control labels, buttons or descriptions is cut
-short, and moving a latent slider and the colour drop-down with real input redraws the figure and
+Runs each notebook in JupyterLab + Chromium: the widget renders (no error box, no "Loading
+widget...", no blank figure), none of its control labels, buttons or descriptions is cut short,
+and moving a latent slider and the colour drop-down with real input redraws the figure and
 reaches the kernel.
-With JETKIT_UPDATE_SCREENSHOTS=1 (`make screenshots`) its screenshot goes to
-docs/images/03_anomaly_detection-latent-explorer.png.
+With JETKIT_UPDATE_SCREENSHOTS=1 (`make screenshots`) the screenshots go to
+docs/images/<notebook>-latent-explorer.png.
 The machinery is in tests/browser_support.py.
 """
 
@@ -15,12 +18,13 @@ import pytest
 
 from browser_support import browser, check_widget_notebook, chromium, lab  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.slow  # runs a whole notebook
+pytestmark = pytest.mark.slow  # runs whole notebooks
 
-NOTEBOOK = "03_anomaly_detection.ipynb"
+NOTEBOOKS = ("03_anomaly_detection.ipynb", "06_self_supervised.ipynb")
 WIDGET = "LatentExplorer"
 CONTROLS = {"slider", "dropdown"}  # what real input must move
 
 
-def test_latent_explorer_in_browser(lab, browser, tmp_path):
-    check_widget_notebook(lab, browser, tmp_path, NOTEBOOK, WIDGET, CONTROLS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_latent_explorer_in_browser(lab, browser, tmp_path, notebook):
+    check_widget_notebook(lab, browser, tmp_path, notebook, WIDGET, CONTROLS)
