@@ -123,7 +123,8 @@ def few_label_study(model: ContrastiveModel, sizes=(100, 300, 1000, 3500), seeds
     y_test = te.labels[:n_test]
     n_classes = 1 if len(np.unique(tr.labels)) == 2 else len(np.unique(tr.labels))
     h_test = representations(model, te.particles[:n_test], te.mask[:n_test]) if "probe" in methods else None
-    x_test = tagger_inputs(te.particles[:n_test], te.mask[:n_test], model.size)
+    trained = [m for m in ("fine_tune", "scratch") if m in methods]  # methods that train a tagger
+    x_test = tagger_inputs(te.particles[:n_test], te.mask[:n_test], model.size) if trained else None
     out = {m: {} for m in methods}
     for n in sizes:
         for m in methods:
@@ -134,14 +135,13 @@ def few_label_study(model: ContrastiveModel, sizes=(100, 300, 1000, 3500), seeds
             if "probe" in methods:
                 h = representations(model, tr.particles[idx], tr.mask[idx])
                 out["probe"][int(n)].append(_auc(y_test, linear_probe(h, y, h_test, seed=seed)))
-            x = tagger_inputs(tr.particles[idx], tr.mask[idx], model.size)
-            target = y.astype(np.float32) if n_classes == 1 else y.astype(np.int32)
-            for m, pretrained, lr in (("fine_tune", True, FEW_LABEL["fine_tune_lr"]),
-                                      ("scratch", False, FEW_LABEL["scratch_lr"])):
-                if m in methods:
-                    encoder = model.new_encoder(n_classes, seed=1000 + seed, pretrained=pretrained)
-                    _fit_tagger(encoder, x, target, lr, seed)
-                    out[m][int(n)].append(_auc(y_test, _scores(encoder, x_test)))
+            if trained:
+                x = tagger_inputs(tr.particles[idx], tr.mask[idx], model.size)
+                target = y.astype(np.float32) if n_classes == 1 else y.astype(np.int32)
+            for m in trained:  # the same recipe; only the start (pre-trained or random) and the rate differ
+                encoder = model.new_encoder(n_classes, seed=1000 + seed, pretrained=m == "fine_tune")
+                _fit_tagger(encoder, x, target, FEW_LABEL[f"{m}_lr"], seed)
+                out[m][int(n)].append(_auc(y_test, _scores(encoder, x_test)))
             print(dataset, n, seed, {m: round(out[m][int(n)][-1], 4) for m in methods}, flush=True)
     return out
 
