@@ -1,9 +1,12 @@
-"""How the shipped flow-matching checkpoints of gluon jets are trained (fixed seeds).
+"""How the shipped generators of gluon jets are trained (fixed seeds).
 
 ``python -m jetkit.models.generative_training [--with-mass]`` retrains
-``data/checkpoints/flow_matching_gluon[_mass].npz`` (Adam, cosine learning-rate decay, an
-exponential moving average of the weights); :func:`build_flow` rebuilds the architecture to
-load them into.
+``data/checkpoints/flow_matching_gluon[_mass].npz`` (the MLP flows on the flattened list) and
+``python -m jetkit.models.generative_training --model cloud`` retrains
+``data/checkpoints/particle_cloud_gluon.npz`` (the permutation-invariant set generator of
+:mod:`jetkit.models.particle_cloud`). All use Adam, cosine learning-rate decay and an
+exponential moving average of the weights; :func:`build_flow` and :func:`build_cloud` rebuild
+the architectures to load them into.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from flax import nnx
 
 from jetkit.models.generative import (FlowMatcher, Standardiser, flow_matching_loss, model_inputs,
                                       sample_conditions, sample_flow, sample_multiplicity)
+from jetkit.models.particle_cloud import (CloudStandardiser, ParticleCloudFlow, cloud_flow_loss, cloud_inputs,
+                                          sample_cloud)
 
-__all__ = ["CHECKPOINT", "CHECKPOINTS", "PRETRAIN", "build_flow", "gluon_splits", "pretrain"]
+__all__ = ["CHECKPOINT", "CHECKPOINTS", "CLOUD_CHECKPOINT", "PRETRAIN", "PRETRAIN_CLOUD", "build_cloud",
+           "build_flow", "cloud_standardiser", "gluon_splits", "pretrain", "pretrain_cloud"]
 
 
 #: Everything that defines the shipped flow-matching checkpoint.
@@ -32,6 +38,14 @@ CHECKPOINTS = {False: "flow_matching_gluon.npz", True: "flow_matching_gluon_mass
 
 
 CHECKPOINT = CHECKPOINTS[False]
+
+#: Everything that defines the shipped particle-cloud checkpoint (``ode_steps``: the midpoint
+#: steps its samples are drawn with).
+PRETRAIN_CLOUD = {"class_name": "g", "split_seed": 0, "dim": 64, "heads": 4, "n_blocks": 4, "ffn_ratio": 2,
+                  "n_freq": 8, "model_seed": 0, "batch_size": 128, "learning_rate": 1e-3, "steps": 26_000,
+                  "ema": 0.999, "ode_steps": 8}
+
+CLOUD_CHECKPOINT = "particle_cloud_gluon.npz"
 
 
 def gluon_splits(class_name: str = "g", seed: int = 0):
@@ -51,27 +65,34 @@ def build_flow(config: dict | None = None) -> FlowMatcher:
                        rngs=nnx.Rngs(c["model_seed"]), seed=c["model_seed"])
 
 
-def pretrain(out: str | None = None, steps: int | None = None, with_mass: bool = False,
-             log_every: int = 2000) -> FlowMatcher:
-    """Train the flow-matching model of :data:`PRETRAIN` (Adam, cosine learning-rate decay,
-    exponential moving average of the weights) and save the EMA weights with :func:`jetkit.train.save_checkpoint`. Deterministic (fixed seeds)."""
+def build_cloud(config: dict | None = None) -> ParticleCloudFlow:
+    """A :class:`ParticleCloudFlow` with the architecture of ``config`` (default :data:`PRETRAIN_CLOUD`)."""
+    c = {**PRETRAIN_CLOUD, **(config or {})}
+    return ParticleCloudFlow(c["dim"], c["heads"], c["n_blocks"], c["ffn_ratio"], c["n_freq"],
+                             rngs=nnx.Rngs(c["model_seed"]), seed=c["model_seed"])
+
+
+def cloud_standardiser(metadata: dict) -> CloudStandardiser:
+    """The :class:`CloudStandardiser` stored in a particle-cloud checkpoint's metadata."""
+    return CloudStandardiser(np.asarray(metadata["standardiser_mean"], np.float32),
+                             np.asarray(metadata["standardiser_std"], np.float32))
+
+
+def _train_with_ema(model: nnx.Module, loss_fn, data: tuple, c: dict, report, log_every: int) -> nnx.Module:
+    """Adam with cosine learning-rate decay on random batches of ``data`` (``c["steps"]`` steps of
+    ``c["batch_size"]``, seed ``c["model_seed"]``), keeping an exponential moving average (EMA)
+    of the weights. Every ``log_every`` steps and at the end, ``report(step, loss, seconds)`` runs
+    with the EMA weights in the model. Returns the model holding the EMA weights (they sample
+    better than the raw ones)."""
     import optax
 
-    from jetkit import train
-    from jetkit.metrics import generative as generative_metrics
-
-    c = dict(PRETRAIN, steps=steps or PRETRAIN["steps"], with_mass=bool(with_mass))
-    (tr, va, _), st = gluon_splits(c["class_name"], c["split_seed"])
-    data = model_inputs(tr.particles, tr.mask, st, with_mass=c["with_mass"])
-    model = build_flow(c)
     sched = optax.cosine_decay_schedule(c["learning_rate"], c["steps"])
     opt = nnx.Optimizer(model, optax.adam(sched), wrt=nnx.Param)
-
     ema = jax.tree_util.tree_map(jnp.copy, nnx.state(model, nnx.Param))
 
     @nnx.jit
     def step(m, o, ema, batch):
-        loss, grads = nnx.value_and_grad(flow_matching_loss)(m, batch)
+        loss, grads = nnx.value_and_grad(loss_fn)(m, batch)
         o.update(m, grads)
         new = jax.tree_util.tree_map(lambda e, p: c["ema"] * e + (1 - c["ema"]) * p, ema,
                                      nnx.state(m, nnx.Param))
@@ -79,25 +100,73 @@ def pretrain(out: str | None = None, steps: int | None = None, with_mass: bool =
 
     rng = np.random.default_rng(c["model_seed"])
     n, bs, t0 = len(data[0]), c["batch_size"], time.perf_counter()
-    if c["with_mass"]:
-        mult, cond = sample_conditions(tr.particles, tr.mask, len(va), st, seed=1)
-    else:
-        mult, cond = sample_multiplicity(tr.mask, len(va), seed=1), None
     for s in range(c["steps"]):
         idx = rng.choice(n, bs, replace=False)
         loss, ema = step(model, opt, ema, tuple(a[idx] for a in data))
         if (s + 1) % log_every == 0 or s + 1 == c["steps"]:
             raw = jax.tree_util.tree_map(jnp.copy, nnx.state(model, nnx.Param))
             nnx.update(model, ema)
-            w = [generative_metrics.w1m(*sample_flow(model, mult, st, seed=1, steps=k, cond=cond),
-                                        va.particles, va.mask) for k in (16, 32)]
+            report(s + 1, float(loss), time.perf_counter() - t0)
             nnx.update(model, raw)
-            print(f"step {s + 1}: loss {float(loss):.2f}  W1M(val, EMA, 16/32 ODE steps) "
-                  f"{w[0]:.2f}/{w[1]:.2f} GeV  {time.perf_counter() - t0:.0f} s", flush=True)
-    nnx.update(model, ema)  # the exponential moving average of the weights samples better
+    nnx.update(model, ema)
+    return model
+
+
+def _metadata(c: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in c.items()}
+
+
+def pretrain(out: str | None = None, steps: int | None = None, with_mass: bool = False,
+             log_every: int = 2000) -> FlowMatcher:
+    """Train the flow-matching model of :data:`PRETRAIN` (Adam, cosine learning-rate decay,
+    exponential moving average of the weights) and save the EMA weights with :func:`jetkit.train.save_checkpoint`. Deterministic (fixed seeds)."""
+    from jetkit import train
+    from jetkit.metrics import generative as generative_metrics
+
+    c = dict(PRETRAIN, steps=steps or PRETRAIN["steps"], with_mass=bool(with_mass))
+    (tr, va, _), st = gluon_splits(c["class_name"], c["split_seed"])
+    data = model_inputs(tr.particles, tr.mask, st, with_mass=c["with_mass"])
+    model = build_flow(c)
+    if c["with_mass"]:
+        mult, cond = sample_conditions(tr.particles, tr.mask, len(va), st, seed=1)
+    else:
+        mult, cond = sample_multiplicity(tr.mask, len(va), seed=1), None
+
+    def report(step, loss, seconds):
+        w = [generative_metrics.w1m(*sample_flow(model, mult, st, seed=1, steps=k, cond=cond),
+                                    va.particles, va.mask) for k in (16, 32)]
+        print(f"step {step}: loss {loss:.2f}  W1M(val, EMA, 16/32 ODE steps) "
+              f"{w[0]:.2f}/{w[1]:.2f} GeV  {seconds:.0f} s", flush=True)
+
+    _train_with_ema(model, flow_matching_loss, data, c, report, log_every)
     if out:
-        train.save_checkpoint(model, out, {k: list(v) if isinstance(v, tuple) else v
-                                           for k, v in c.items()})
+        train.save_checkpoint(model, out, _metadata(c))
+    return model
+
+
+def pretrain_cloud(out: str | None = None, steps: int | None = None, log_every: int = 4000) -> ParticleCloudFlow:
+    """Train the particle-cloud generator of :data:`PRETRAIN_CLOUD` on the gluon training split
+    (EMA weights, fixed seeds). At every report the EMA weights are evaluated on the validation
+    jets (W1M, W1P, FPD) and, with ``out``, saved there, so a stopped run leaves a usable model."""
+    from jetkit import train
+    from jetkit.metrics import generative as generative_metrics
+
+    c = dict(PRETRAIN_CLOUD, steps=steps or PRETRAIN_CLOUD["steps"])
+    (tr, va, _), _ = gluon_splits(c["class_name"], c["split_seed"])
+    st = CloudStandardiser.fit(tr.particles, tr.mask)
+    c.update(standardiser_mean=st.mean.tolist(), standardiser_std=st.std.tolist(), n_slots=tr.mask.shape[1])
+    model = build_cloud(c)
+    mult = sample_multiplicity(tr.mask, len(va), seed=1)
+
+    def report(step, loss, seconds):
+        jets = sample_cloud(model, mult, st, n_slots=c["n_slots"], seed=1, steps=c["ode_steps"])
+        row = generative_metrics.evaluate((va.particles, va.mask), {"model": jets}, n_boot=2)["model"]
+        print(f"step {step}: loss {loss:.4f}  val W1M {row['W1M'][0]:.2f} GeV  W1P {row['W1P'][0]:.2f}  "
+              f"FPD {row['FPD'][0]:.4f}  {seconds:.0f} s", flush=True)
+        if out:
+            train.save_checkpoint(model, out, _metadata(dict(c, steps_done=step, seconds=round(seconds))))
+
+    _train_with_ema(model, cloud_flow_loss, cloud_inputs(tr.particles, tr.mask, st), c, report, log_every)
     return model
 
 
@@ -105,12 +174,19 @@ if __name__ == "__main__":
     import argparse
     from pathlib import Path
 
-    parser = argparse.ArgumentParser(description="train the flow-matching model of gluon jets (the shipped checkpoint)")
-    parser.add_argument("--with-mass", action="store_true", help="condition on the jet mass too")
-    parser.add_argument("--out", help="default: data/checkpoints/" + " or ".join(CHECKPOINTS.values()))
-    parser.add_argument("--steps", type=int, default=PRETRAIN["steps"])
+    parser = argparse.ArgumentParser(description="train a generator of gluon jets (the shipped checkpoints)")
+    parser.add_argument("--model", choices=["flow", "cloud"], default="flow",
+                        help="flow: MLP flow on the flattened list; cloud: the particle-cloud set generator")
+    parser.add_argument("--with-mass", action="store_true", help="flow only: condition on the jet mass too")
+    parser.add_argument("--out", help="default: data/checkpoints/" + " or ".join([*CHECKPOINTS.values(), CLOUD_CHECKPOINT]))
+    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default: the recipe's)")
     args = parser.parse_args()
-    out = Path(args.out or Path(__file__).resolve().parents[2] / "data" / "checkpoints" /
-               CHECKPOINTS[args.with_mass])
+    if args.model == "cloud" and args.with_mass:
+        parser.error("--with-mass applies to the flow only: the set generator is conditioned on the multiplicity alone")
+    name = CLOUD_CHECKPOINT if args.model == "cloud" else CHECKPOINTS[args.with_mass]
+    out = Path(args.out or Path(__file__).resolve().parents[2] / "data" / "checkpoints" / name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pretrain(str(out), args.steps, args.with_mass)
+    if args.model == "cloud":
+        pretrain_cloud(str(out), args.steps)
+    else:
+        pretrain(str(out), args.steps or PRETRAIN["steps"], args.with_mass)
