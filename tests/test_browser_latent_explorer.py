@@ -1,5 +1,6 @@
-"""LatentExplorer (the latent-space explorer) in a real browser, in both notebooks that use it:
-03_anomaly_detection (a VAE's latent space, decoded by the VAE) and 06_self_supervised (a
+"""LatentExplorer (the latent-space explorer) in a real browser, in every notebook that uses it:
+03_anomaly_detection (a VAE's latent space, decoded by the VAE), 04_generative_models (the
+generative VAE of gluon jets, decoded into jet images) and 06_self_supervised (a
 contrastive representation, with the nearest real jet in place of a decoder,
 LatentExplorer.nearest_decoder).
 
@@ -20,7 +21,7 @@ from browser_support import browser, check_widget_notebook, chromium, lab  # noq
 
 pytestmark = pytest.mark.slow  # runs whole notebooks
 
-NOTEBOOKS = ("03_anomaly_detection.ipynb", "06_self_supervised.ipynb")
+NOTEBOOKS = ("03_anomaly_detection.ipynb", "04_generative_models.ipynb", "06_self_supervised.ipynb")
 WIDGET = "LatentExplorer"
 CONTROLS = {"slider", "dropdown"}  # what real input must move
 

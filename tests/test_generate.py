@@ -149,6 +149,20 @@ def test_manifest_records_provenance():
     assert total < 50e6, f"data/ is {total / 1e6:.1f} MB; keep it under ~50 MB"
 
 
+def test_recorded_rate_is_jets_over_cpu_seconds(tmp_path):
+    entry = _manifest()["jet5"]
+    rate = generate.recorded_jets_per_cpu_second("g")
+    assert rate == entry["counts"]["g"] / entry["generation"]["cpu_seconds"]["g"]
+    assert 0.1 < rate < 1000  # jets per CPU second: Pythia is slow, but not that slow
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"x": {"counts": {"a": 10},
+                                                              "generation": {"cpu_seconds": {"a": 4.0}}}}))
+    assert generate.recorded_jets_per_cpu_second("a", "x", tmp_path) == 2.5
+    with pytest.raises(ValueError, match="unknown class"):
+        generate.recorded_jets_per_cpu_second("photon")
+    with pytest.raises(ValueError, match="no MANIFEST entry"):
+        generate.recorded_jets_per_cpu_second("g", "jet9")
+
+
 def test_cli_rejects_unknown_dataset_and_bad_jobs(capsys):
     with pytest.raises(SystemExit):
         generate.main(["nope"])

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import shlex
 import sys
@@ -42,7 +43,7 @@ from jetkit.data.files import save_npz, write_manifest_entry
 from jetkit.data.specs import DATA_DIR, DATASETS, DatasetSpec
 
 __all__ = ["assemble", "chunk_plan", "generate_dataset", "main", "output_name",
-           "pythia_jets_per_second", "run_chunks"]
+           "pythia_jets_per_second", "recorded_jets_per_cpu_second", "run_chunks"]
 
 COMMAND = "python -m jetkit.data.generate"
 
@@ -269,6 +270,19 @@ def pythia_jets_per_second(class_name: str = "g", events: int = 60, dataset: str
     seconds = time.perf_counter() - t0
     n = len(out["jets"])
     return {"jets": n, "seconds": seconds, "jets_per_second": n / seconds}
+
+
+def recorded_jets_per_cpu_second(class_name: str = "g", dataset: str = "jet5", data_dir: Path = DATA_DIR) -> float:
+    """Jets of one class per CPU second over the whole shipped dataset, from the generation cost
+    recorded in its MANIFEST entry (no start-up, thousands of events): the steady-state rate of
+    one core, to set beside the few-event timing of :func:`pythia_jets_per_second`."""
+    entry = json.loads((Path(data_dir) / "MANIFEST.json").read_text()).get(dataset)
+    if entry is None:
+        raise ValueError(f"no MANIFEST entry for dataset {dataset!r} in {data_dir}")
+    seconds, counts = entry["generation"]["cpu_seconds"], entry["counts"]
+    if class_name not in seconds:
+        raise ValueError(f"unknown class {class_name!r}; {dataset} has {sorted(seconds)}")
+    return counts[class_name] / seconds[class_name]
 
 
 def _chunk_range(text: str) -> range:

@@ -43,7 +43,7 @@ CHECKPOINT = CHECKPOINTS[False]
 #: steps its samples are drawn with).
 PRETRAIN_CLOUD = {"class_name": "g", "split_seed": 0, "dim": 64, "heads": 4, "n_blocks": 4, "ffn_ratio": 2,
                   "n_freq": 8, "model_seed": 0, "batch_size": 128, "learning_rate": 1e-3, "steps": 26_000,
-                  "ema": 0.999, "ode_steps": 8}
+                  "ema": 0.999, "ode_steps": 16}
 
 CLOUD_CHECKPOINT = "particle_cloud_gluon.npz"
 
