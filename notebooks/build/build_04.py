@@ -107,11 +107,12 @@ vae_jets = gen.sample_vae(vae, mult, std, seed=1)
 md(r"""
 What did the VAE learn? `LatentExplorer` shows the test jets in the plane of the first two
 principal components of their latent means μ, coloured by jet mass. **Click** on the plane (or
-move the *latent x/y* sliders) to decode that point into a jet and see its image (pT fraction per
-pixel, rotated to the principal axis as in notebook 00); pick two jets A and B and walk between them with the **A → B**
-slider. Light jets crowd one side and heavy ones sit further out: the latent space orders jets by
-how much wide-angle radiation they have, but the Gaussian prior and the blurry decoder average
-over the fine structure. (The widget does not render on GitHub: run the notebook.)
+move the *latent x/y* sliders) to decode that point into a jet and see its core (pT fraction per
+pixel within 0.4 of the axis, rotated to the principal axis as in notebook 00); pick two jets A
+and B and walk between them with the **A → B** slider. Heavy jets (much wide-angle radiation) lean towards one side of the cloud but do not
+separate from light ones: four latent numbers, a Gaussian prior and a blurry decoder keep only a
+coarse summary of a jet, and the decoded images are all core (section 7 shows what that does to
+the mass). (The widget does not render on GitHub: run the notebook.)
 """)
 
 code(r"""
@@ -120,15 +121,15 @@ mass_test = metrics.generative.jet_mass(test_jets.particles, test_jets.mask)
 encode = nnx.jit(lambda m, x, c: m.encode(x, c)[0])              # the latent mean mu
 decode = nnx.jit(lambda m, z, c: m.decode(z, c))
 
-def vae_jet_image(x):               # one decoded 90-vector -> 32x32 image (rotated, pT fractions)
+def vae_jet_image(x):               # one decoded 90-vector -> 32x32 image of the core (|d| < 0.4)
     p, m = gen.to_particles(np.asarray(x)[None], [30], std)
-    return np.asarray(images.jet_image(p, m, npix=32, extent=0.8, rotate=True, flip=True, normalise=True))[0]
+    return np.asarray(images.jet_image(p, m, npix=32, extent=0.4, rotate=True, flip=True, normalise=True))[0]
 
 explorer = LatentExplorer(
     encode=lambda x: np.asarray(encode(vae, x, nfrac_test[:len(x)])),
     decode=lambda z: np.asarray(decode(vae, np.asarray(z, np.float32), np.ones((len(z), 1), np.float32))),
     data=x_test, labels=np.zeros(len(x_test), int), class_names=["gluon"],
-    scores={"jet mass [GeV]": mass_test}, to_image=vae_jet_image, max_points=1500)
+    scores={"jet mass [GeV]": mass_test}, to_image=vae_jet_image, extent=0.4, max_points=1500)
 explorer.color_select.value = "jet mass [GeV]"
 explorer
 """)
