@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -23,7 +22,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jetkit.data.files import sha256_file
+from jetkit.data.files import read_manifest, sha256_file
 from jetkit.data.specs import DATA_DIR, DATASETS
 
 __all__ = ["JetDataset", "Splits", "available", "batches", "load", "one_vs_background", "regenerate_command",
@@ -77,22 +76,15 @@ class Splits(NamedTuple):
 
 def available(data_dir: str | Path | None = None) -> list[str]:
     """Names of the datasets recorded in ``MANIFEST.json``."""
-    return sorted(_manifest(Path(data_dir or DATA_DIR)))
+    return sorted(read_manifest(data_dir or DATA_DIR))
 
 
 def regenerate_command(name: str) -> str:
     """The exact command that recreates a shipped dataset (from the manifest when possible)."""
-    entry = _manifest(DATA_DIR).get(name)
+    entry = read_manifest(DATA_DIR).get(name)
     if entry:
         return entry["command"]
     return f"python -m jetkit.data.generate {name} --jobs 2"
-
-
-def _manifest(data_dir: Path) -> dict:
-    path = data_dir / "MANIFEST.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())
 
 
 @functools.lru_cache(maxsize=8)
@@ -122,7 +114,7 @@ def load(
         OSError: the checksum does not match (corrupt or modified file; same hint).
     """
     data_dir = Path(data_dir or DATA_DIR)
-    manifest = _manifest(data_dir)
+    manifest = read_manifest(data_dir)
     known = sorted(set(manifest) | set(DATASETS))
     if name not in known:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(known)}")

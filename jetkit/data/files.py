@@ -15,7 +15,7 @@ import numpy as np
 
 from jetkit.data.specs import HLF_RECIPE, R_JET, DatasetSpec
 
-__all__ = ["package_versions", "save_npz", "sha256_file", "write_manifest_entry"]
+__all__ = ["package_versions", "read_manifest", "save_npz", "sha256_file", "write_manifest_entry"]
 
 # A fixed timestamp for every zip member makes the shipped .npz files byte-reproducible.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -63,11 +63,17 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def read_manifest(data_dir: str | Path) -> dict:
+    """The entries of ``data_dir/MANIFEST.json`` ({} when there is none)."""
+    path = Path(data_dir) / "MANIFEST.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def write_manifest_entry(name: str, path: Path, spec: DatasetSpec, arrays: dict, command: str,
                          stats: dict, chunks_used: dict[int, int]) -> None:
     """Record sha256, size, versions, settings, seeds and counts of one dataset."""
     manifest_path = path.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = read_manifest(path.parent)
     entry = {
         "file": path.name,
         "sha256": sha256_file(path),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import shlex
 import sys
@@ -39,7 +38,7 @@ import numpy as np
 
 from jetkit.data.events import generate_chunk
 from jetkit.data.executors import dask_executor, local_pool
-from jetkit.data.files import save_npz, write_manifest_entry
+from jetkit.data.files import read_manifest, save_npz, write_manifest_entry
 from jetkit.data.specs import DATA_DIR, DATASETS, DatasetSpec
 
 __all__ = ["assemble", "chunk_plan", "generate_dataset", "main", "output_name",
@@ -276,7 +275,7 @@ def recorded_jets_per_cpu_second(class_name: str = "g", dataset: str = "jet5", d
     """Jets of one class per CPU second over the whole shipped dataset, from the generation cost
     recorded in its MANIFEST entry (no start-up, thousands of events): the steady-state rate of
     one core, to set beside the few-event timing of :func:`pythia_jets_per_second`."""
-    entry = json.loads((Path(data_dir) / "MANIFEST.json").read_text()).get(dataset)
+    entry = read_manifest(data_dir).get(dataset)
     if entry is None:
         raise ValueError(f"no MANIFEST entry for dataset {dataset!r} in {data_dir}")
     seconds, counts = entry["generation"]["cpu_seconds"], entry["counts"]

@@ -164,7 +164,12 @@ def to_particles(x, multiplicity, standardiser: Standardiser) -> tuple[np.ndarra
         raise ValueError(f"need one multiplicity in [1, {n_slots}] per jet")
     # slots >= n are padding by construction (the models learned "real slots first"); sort the
     # n real ones by pT and leave the padding last
-    mask = np.arange(n_slots)[None, :] < multiplicity[:, None]
+    return _pt_sorted(particles, np.arange(n_slots)[None, :] < multiplicity[:, None])
+
+
+def _pt_sorted(particles, mask) -> tuple[np.ndarray, np.ndarray]:
+    """Sort the real particles of each jet by pT (descending); ``mask`` must mark the first
+    slots (real slots first). Padding is zeroed; returns float32 particles and the mask."""
     order = np.argsort(np.where(mask, -particles[..., 0], np.inf), axis=1, kind="stable")
     particles = np.take_along_axis(particles, order[..., None], axis=1)
     return np.where(mask[..., None], particles, 0.0).astype(np.float32), mask

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jetkit.models.generative import NoiseKey, _next_key
+from jetkit.models.generative import NoiseKey, _next_key, _pt_sorted, _raw
 from jetkit.models.transformer import ParticleAttentionBlock
 from jetkit.validation import check_cloud
 
@@ -73,11 +73,6 @@ class CloudStandardiser:
         x = np.asarray(x, np.float64) * self.std + self.mean
         p = np.stack([np.exp(np.clip(x[..., 0], -20, 20)), x[..., 1], x[..., 2]], -1)
         return np.where(np.asarray(mask, bool)[..., None], p, 0.0)
-
-
-def _raw(particles, mask):
-    logpt = np.log(np.where(mask, particles[..., 0], 1.0))
-    return np.stack([logpt, particles[..., 1], particles[..., 2]], -1)
 
 
 def cloud_inputs(particles, mask, standardiser: CloudStandardiser):
@@ -184,7 +179,4 @@ def sample_cloud(model: ParticleCloudFlow, multiplicity, standardiser: CloudStan
         pad = size - len(mask[sl])
         args = [np.concatenate([a[sl], np.zeros((pad,) + a.shape[1:], a.dtype)]) for a in (x0, mask, n_frac)]
         out.append(np.asarray(_integrate(model, *args, steps))[: size - pad])
-    particles = standardiser.inverse(np.concatenate(out), mask)
-    order = np.argsort(np.where(mask, -particles[..., 0], np.inf), axis=1, kind="stable")
-    particles = np.take_along_axis(particles, order[..., None], axis=1)
-    return particles.astype(np.float32), mask
+    return _pt_sorted(standardiser.inverse(np.concatenate(out), mask), mask)
