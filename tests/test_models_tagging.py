@@ -129,6 +129,27 @@ def test_max_aggregation_never_builds_messages_but_equals_them():
         gnn.EdgeConv(5, (8,), 4, aggregation="sum", rngs=nnx.Rngs(0))
 
 
+def test_winning_neighbour_and_its_gradient_match_argmax_and_take_along_axis():
+    """The packed-key winner equals an argmax over the gathered values, and the flat-scatter
+    gradient of take_per_channel equals the one of jnp.take_along_axis."""
+    rng = np.random.default_rng(11)
+    parts, mask = _jets(n=6, p=12, seed=6)
+    x = jnp.asarray(particle_features(parts, mask))
+    idx, valid = gnn.knn(x[..., 2:4], jnp.asarray(mask), 5)
+    values = jnp.asarray(rng.normal(size=(6, 12, 7)).astype(np.float32))
+    win = np.asarray(gnn.winning_neighbour(values, idx, valid))
+    cand = np.where(np.asarray(valid)[..., None], np.asarray(gnn.gather_neighbours(values, idx)), -np.inf)
+    ref = np.take_along_axis(np.asarray(idx), np.argmax(cand, axis=2), axis=2)
+    has = np.asarray(valid).any(axis=2)
+    np.testing.assert_array_equal(win[has], ref[has])
+    w = jnp.asarray(rng.normal(size=values.shape).astype(np.float32))
+    g_fast = jax.grad(lambda v: jnp.sum(w * gnn.take_per_channel(v, jnp.asarray(win))))(values)
+    g_ref = jax.grad(lambda v: jnp.sum(w * jnp.take_along_axis(v, jnp.asarray(win), axis=1)))(values)
+    np.testing.assert_allclose(np.asarray(g_fast), np.asarray(g_ref), atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        gnn.take_per_channel(values, jnp.asarray(win)[:, :3])
+
+
 def test_lorentz_model_is_boost_invariant():
     parts, mask = _jets(n=6, p=12, seed=5)
     p4 = kinematics.particles_to_p4(parts, mask)

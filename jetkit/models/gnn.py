@@ -27,29 +27,97 @@ from flax import nnx
 from jetkit.models.inputs import COORDS, N_FEATURES
 
 __all__ = ["EdgeConv", "EdgeConvNet", "factor_edge_weights", "gather_neighbours", "knn",
-           "naive_particlenet_lite", "fast_edgeconv", "masked_mean", "max_edgeconv"]
+           "naive_particlenet_lite", "fast_edgeconv", "masked_mean", "max_edgeconv", "take_per_channel",
+           "winning_neighbour"]
 
-_FAR = 1e9
+_INT_MAX = 2**31 - 1
 
 
 def knn(coords, mask, k: int):
     """Indices (B, P, k) of each node's k nearest other nodes by Euclidean distance in
-    ``coords`` (B, P, D), and a (B, P, k) bool saying which of them are real. Padded nodes are
-    pushed infinitely far away, so they are chosen only when a jet has fewer than k + 1 real
-    constituents, and then flagged invalid. A node is never its own neighbour."""
+    ``coords`` (B, P, D), nearest first, and a (B, P, k) bool saying which of them are real.
+    Padded nodes are pushed infinitely far away, so they are chosen only when a jet has fewer
+    than k + 1 real constituents, and then flagged invalid. A node is never its own neighbour.
+
+    The selection is k minimum-reductions over *packed keys*: a non-negative float32 orders like
+    its bit pattern read as an int32, so the squared distance's bits, with the lowest
+    ceil(log2 P) mantissa bits replaced by the candidate's index, sort by distance and carry the
+    index along. One plain ``min`` per neighbour then yields both, which on a CPU is about 3x
+    faster than ``lax.top_k`` at P = 32 (benchmarks/edgeconv.py). Distances that agree to within
+    2**-(23 - ceil(log2 P)) relative (4e-6 at P = 32, below the rounding of the distance itself)
+    count as ties and go to the lower index."""
     coords = jax.lax.stop_gradient(coords)
-    sq = jnp.sum(coords * coords, axis=-1)
-    d = sq[:, :, None] + sq[:, None, :] - 2.0 * jnp.einsum("bpd,bqd->bpq", coords, coords)
     p = coords.shape[1]
+    if k < 1:
+        raise ValueError(f"need k >= 1 neighbours, got {k}")
+    bits = max(1, (p - 1).bit_length())
+    sq = jnp.sum(coords * coords, axis=-1)
+    d = jnp.maximum(sq[:, :, None] + sq[:, None, :] - 2.0 * jnp.einsum("bpd,bqd->bpq", coords, coords), 0.0)
     far = (~mask[:, None, :]) | jnp.eye(p, dtype=bool)[None]
-    d = jnp.where(far, _FAR, d)
-    neg, idx = jax.lax.top_k(-d, min(k, p))
-    return idx, neg > -_FAR / 2
+    high = jax.lax.bitcast_convert_type(d.astype(jnp.float32), jnp.int32) >> bits
+    unreachable = jnp.int32(_INT_MAX >> bits)  # above every finite float's high bits
+    key = (jnp.where(far, unreachable, high) << bits) | jnp.arange(p, dtype=jnp.int32)
+    chosen = []
+    for _ in range(min(k, p)):
+        best = jnp.min(key, axis=-1)
+        chosen.append(best)
+        key = jnp.where(key == best[..., None], _INT_MAX, key)
+    keys = jnp.stack(chosen, axis=-1)
+    return keys & ((1 << bits) - 1), (keys >> bits) < unreachable
 
 
 def gather_neighbours(x, idx):
     """x (B, P, C), idx (B, P, k) -> (B, P, k, C) with out[b, i, n] = x[b, idx[b, i, n]]."""
     return jax.vmap(lambda xb, ib: xb[ib])(x, idx)
+
+
+def _monotone_int(x):
+    """int32 keys that order like the float32 values ``x`` (negative floats' bits reversed)."""
+    i = jax.lax.bitcast_convert_type(x.astype(jnp.float32), jnp.int32)
+    return jnp.where(i < 0, i ^ jnp.int32(_INT_MAX), i)
+
+
+def winning_neighbour(values, idx, valid):
+    """For every node i and channel c, the neighbour j (a node index, (B, P, C)) with the
+    largest ``values[b, j, c]`` among the valid ``idx[b, i]``; no gradient flows through it.
+
+    Packed keys as in :func:`knn`: the value's order-preserving int32 with its lowest
+    ceil(log2 P) bits replaced by j, so one ``max`` over the gathered keys gives the winner
+    (values within 2**-(23 - ceil(log2 P)) relative of each other tie and go to the larger j).
+    ``idx, valid`` as :func:`knn` returns them (valid slots first): invalid slots repeat the
+    first one; a node with no valid neighbour gets an arbitrary j, to be masked by the caller."""
+    b, p, c = values.shape
+    bits = max(1, (p - 1).bit_length())
+    key = ((_monotone_int(jax.lax.stop_gradient(values)) >> bits) << bits) | jnp.arange(p, dtype=jnp.int32)[:, None]
+    rows = jnp.where(valid, idx, idx[..., :1]) + (jnp.arange(b, dtype=idx.dtype) * p)[:, None, None]
+    cand = key.reshape(b * p, c)[rows.reshape(-1)].reshape(b, p, -1, c)
+    return jnp.max(cand, axis=2) & ((1 << bits) - 1)
+
+
+@jax.custom_vjp
+def take_per_channel(values, nodes):
+    """``out[b, i, c] = values[b, nodes[b, i, c], c]`` for (B, P, C) ``values`` and int ``nodes``.
+    Its gradient is a flat scatter-add of B*P*C scalars (about twice as fast on a CPU as the
+    row-wise scatter that differentiating ``take_along_axis`` produces)."""
+    if values.shape != nodes.shape:
+        raise ValueError(f"values {values.shape} and nodes {nodes.shape} must have one shape")
+    return jnp.take_along_axis(values, nodes, axis=1)
+
+
+def _take_per_channel_fwd(values, nodes):
+    return take_per_channel(values, nodes), nodes
+
+
+def _take_per_channel_bwd(res, g):
+    nodes = res
+    (b, p, c), dtype = nodes.shape, g.dtype  # out and values have the same shape
+    flat = ((jnp.arange(b, dtype=nodes.dtype)[:, None, None] * p + nodes) * c
+            + jnp.arange(c, dtype=nodes.dtype)).reshape(-1)
+    grad = jnp.zeros(b * p * c, dtype).at[flat].add(g.reshape(-1))
+    return grad.reshape(b, p, c), None
+
+
+take_per_channel.defvjp(_take_per_channel_fwd, _take_per_channel_bwd)
 
 
 def masked_mean(x, mask, axis):
@@ -81,7 +149,8 @@ class EdgeConv(nnx.Module):
             arXiv:1801.07829). With max, a factored block with one edge layer needs no message
             tensor: relu and adding the centre term are monotonic, so max_j relu(c_i + n_j) =
             relu(c_i + max_j n_j), and the backward pass scatters one (B, P, C) gradient (the
-            winning neighbour per channel) instead of a (B, P, k, C) one.
+            winning neighbour per channel, :func:`winning_neighbour`) instead of a (B, P, k, C)
+            one.
     """
 
     def __init__(self, in_features: int, edge_channels: Sequence[int], k: int = 16, *,
@@ -118,10 +187,8 @@ class EdgeConv(nnx.Module):
     def aggregate(self, x, idx, valid):
         """Edge MLP on every (node, neighbour) pair, reduced over the neighbours: (B, P, C)."""
         if self.aggregation == "max" and self.factored and not self.edge_layers:
-            nb = self.neighbour(x)  # (B, P, C): find the winning neighbour per channel without
-            cand = gather_neighbours(jax.lax.stop_gradient(nb), idx)  # gradients, then gather
-            which = jnp.argmax(jnp.where(valid[..., None], cand, -jnp.inf), axis=2)  # only it:
-            best = jnp.take_along_axis(nb, jnp.take_along_axis(idx, which, axis=2), axis=1)  # (B, P, C)
+            nb = self.neighbour(x)  # (B, P, C): the winning neighbour per channel, found without
+            best = take_per_channel(nb, winning_neighbour(nb, idx, valid))  # gradients, then taken
             return jnp.where(jnp.any(valid, axis=2)[..., None], nnx.relu(self.center(x) + best), 0.0)
         h = nnx.relu(self.edge_messages(x, idx))
         for layer in self.edge_layers:
@@ -185,22 +252,22 @@ class EdgeConvNet(nnx.Module):
         return self.out(h)
 
 
-def naive_particlenet_lite(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+def naive_particlenet_lite(rngs: nnx.Rngs, in_features: int = N_FEATURES, k: int = 7) -> EdgeConvNet:
     """The straightforward ParticleNet-lite (arXiv:1902.08570): k = 7, edge MLPs (32, 32, 32)
     and (64, 64, 64) on concatenated [x_i, x_j - x_i], fully connected 128."""
-    return EdgeConvNet(in_features, blocks=((7, (32, 32, 32), ()), (7, (64, 64, 64), ())),
+    return EdgeConvNet(in_features, blocks=((k, (32, 32, 32), ()), (k, (64, 64, 64), ())),
                        head=(128,), factored=False, rngs=rngs)
 
 
-def fast_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+def fast_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES, k: int = 7) -> EdgeConvNet:
     """The kit's tagger: factored first edge layer, one edge layer per block, the rest of the
     depth per node (see the module docstring and benchmarks/edgeconv.py)."""
-    return EdgeConvNet(in_features, blocks=((7, (32,), (32,)), (7, (64,), (64,))), head=(64,),
+    return EdgeConvNet(in_features, blocks=((k, (32,), (32,)), (k, (64,), (64,))), head=(64,),
                        factored=True, rngs=rngs)
 
 
-def max_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES) -> EdgeConvNet:
+def max_edgeconv(rngs: nnx.Rngs, in_features: int = N_FEATURES, k: int = 7) -> EdgeConvNet:
     """:func:`fast_edgeconv` with max aggregation over the neighbours (DGCNN, arXiv:1801.07829):
     the same layers and parameters, and no (B, P, k, C) message tensor (see :class:`EdgeConv`)."""
-    return EdgeConvNet(in_features, blocks=((7, (32,), (32,)), (7, (64,), (64,))), head=(64,),
+    return EdgeConvNet(in_features, blocks=((k, (32,), (32,)), (k, (64,), (64,))), head=(64,),
                        factored=True, aggregation="max", rngs=rngs)
