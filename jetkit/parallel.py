@@ -1,5 +1,11 @@
 """Data-parallel training over the devices of one process or of several JAX processes.
 
+**Per-jet work over the cores.** :func:`over_jets` splits the jets of a batch over this process's
+devices (``jax.shard_map``): the substructure functions of :mod:`jetkit.physics` use it, so their
+sequential clusterings run on every core. On a CPU, ``import jetkit`` makes one XLA CPU device per
+available core (see :func:`cpu_devices`; ``JETKIT_CPU_DEVICES=1`` keeps one), which changes
+nothing else: arrays still live on device 0 unless sharded.
+
 One process with several devices (GPUs of a node, or ``XLA_FLAGS=--xla_force_host_platform_device_count``
 on a CPU): each global batch is sharded over the devices, parameters are replicated, XLA
 all-reduces the gradients. Several processes (a Slurm job, one process per GPU, or processes on
@@ -19,11 +25,78 @@ process 0 only (:func:`is_main_process`).
 
 from __future__ import annotations
 
-import jax
-import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
+import functools
+import math
+import os
 
-__all__ = ["initialize", "is_main_process", "placement", "process_batch", "replicate"]
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+__all__ = ["available_cores", "cpu_devices", "initialize", "is_main_process", "over_jets", "placement",
+           "process_batch", "replicate"]
+
+_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def available_cores() -> int:
+    """CPU cores this process may use: its affinity set, capped by a cgroup (v2) CPU quota (a
+    Binder or Docker limit of 2 CPUs on a 64-core host is 2)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def cpu_devices(n: int | None = None) -> int:
+    """Ask XLA for ``n`` CPU devices (default: ``JETKIT_CPU_DEVICES`` or :func:`available_cores`)
+    by adding ``--xla_force_host_platform_device_count`` to ``XLA_FLAGS``; returns the count asked
+    for. No effect when ``XLA_FLAGS`` already sets it, or once JAX has started its CPU backend
+    (``import jetkit`` calls this first thing)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _DEVICE_FLAG in flags:
+        return int(flags.split(_DEVICE_FLAG + "=")[1].split()[0])
+    if n is None:
+        n = int(os.environ.get("JETKIT_CPU_DEVICES", available_cores()))
+    if n < 1:
+        raise ValueError(f"need at least one CPU device, got {n}")
+    if n > 1:
+        os.environ["XLA_FLAGS"] = f"{flags} {_DEVICE_FLAG}={n}".strip()
+    return n
+
+
+@functools.lru_cache(maxsize=128)
+def _sharded(fn, n_args: int, static: tuple, devices: tuple):
+    mesh = Mesh(np.array(devices), ("jets",))
+    spec = PartitionSpec("jets")
+    return jax.jit(jax.shard_map(functools.partial(fn, **dict(static)), mesh=mesh,
+                                 in_specs=(spec,) * n_args, out_specs=spec, check_vma=False))
+
+
+def over_jets(fn, *arrays, **static):
+    """``fn(*arrays, **static)`` with the jets (the leading axis of every array) split over this
+    process's devices, each device running ``fn`` on its share (``jax.shard_map``); outputs are
+    pytrees of arrays with the jet axis first. ``fn`` must treat jets independently. The batch is
+    padded to a multiple of the device count by repeating its last jet. With one device, under a
+    trace (inside ``jit``) or for fewer jets than two per device, it is just ``fn(*arrays, **static)``.
+    ``static`` values must be hashable (one compilation per combination)."""
+    devices = tuple(jax.local_devices())
+    n = np.shape(arrays[0])[0]
+    if (len(devices) == 1 or n < 2 * len(devices)
+            or any(isinstance(a, jax.core.Tracer) for a in arrays)):
+        return fn(*arrays, **static)
+    if any(np.shape(a)[0] != n for a in arrays):
+        raise ValueError(f"every array needs the same number of jets; got {[np.shape(a) for a in arrays]}")
+    pad = -n % len(devices)
+    if pad:
+        arrays = tuple(jnp.concatenate([a, jnp.repeat(jnp.asarray(a)[-1:], pad, axis=0)]) for a in arrays)
+    out = _sharded(fn, len(arrays), tuple(sorted(static.items())), devices)(*arrays)
+    return jax.tree_util.tree_map(lambda a: a[:n], out) if pad else out
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,

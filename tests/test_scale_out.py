@@ -153,3 +153,40 @@ def test_parallel_helpers_in_one_process():
         parallel.initialize("127.0.0.1:1", 0, 0)
     with pytest.raises(ValueError, match="process_id"):
         parallel.initialize("127.0.0.1:1", 2, 2)
+
+
+def test_over_jets_splits_jets_over_devices_and_matches_one_device():
+    """Per-jet work over the CPU devices (one per core after ``import jetkit``) gives the
+    single-device values, for a batch that needs padding and inside jit (where it steps aside)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jetkit import parallel
+
+    def per_jet(x, m, *, scale):
+        return {"s": scale * jnp.sum(jnp.where(m, x, 0.0), axis=1), "x": x}
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2 * jax.local_device_count() + 1, 5)).astype(np.float32)
+    m = rng.random(x.shape) < 0.7
+    out = parallel.over_jets(per_jet, x, m, scale=2.0)
+    ref = per_jet(x, m, scale=2.0)
+    np.testing.assert_allclose(np.asarray(out["s"]), np.asarray(ref["s"]), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(out["x"]), x)
+    inside = jax.jit(lambda a, b: parallel.over_jets(per_jet, a, b, scale=2.0)["s"])(x, m)
+    np.testing.assert_allclose(np.asarray(inside), np.asarray(ref["s"]), rtol=1e-6)
+    with pytest.raises(ValueError, match="same number of jets"):
+        parallel.over_jets(per_jet, x, m[:-1], scale=2.0)
+
+
+def test_cpu_devices_respects_an_explicit_setting(monkeypatch):
+    from jetkit import parallel
+
+    assert parallel.available_cores() >= 1
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
+    assert parallel.cpu_devices() == 3
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("JETKIT_CPU_DEVICES", "1")
+    assert parallel.cpu_devices() == 1 and "device_count" not in os.environ["XLA_FLAGS"]
+    with pytest.raises(ValueError, match="at least one"):
+        parallel.cpu_devices(0)

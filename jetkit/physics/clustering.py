@@ -33,6 +33,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jetkit.parallel import over_jets
 from jetkit.physics.kinematics import ptetaphim_to_p4
 from jetkit.validation import check_particles
 
@@ -276,7 +277,7 @@ def exclusive_axes(particles, mask=None, n_axes: int | tuple[int, ...] = (1, 2, 
     ns = (n_axes,) if single else tuple(int(n) for n in n_axes)
     if not ns or min(ns) < 1:
         raise ValueError(f"n_axes must be >= 1, got {n_axes!r}")
-    out = _exclusive_axes(jnp.asarray(particles), jnp.asarray(mask, bool), ns, float(p), wta)
+    out = over_jets(_exclusive_axes, jnp.asarray(particles), jnp.asarray(mask, bool), n_axes=ns, p=float(p), wta=wta)
     return ExclusiveAxes(*(a[:, 0] for a in out)) if single else out
 
 
@@ -291,7 +292,7 @@ def cluster_history(particles, mask=None, *, p: float = 0.0, scheme: str = "E") 
     inside ``SoftDrop``). particles: (N, P, 3) = (pT [GeV], d_eta, d_phi); mask: (N, P) bool."""
     particles, mask = check_particles(particles, mask)
     wta = _check_scheme(scheme)
-    return _cluster_history(jnp.asarray(particles), jnp.asarray(mask, bool), float(p), wta)
+    return over_jets(_cluster_history, jnp.asarray(particles), jnp.asarray(mask, bool), p=float(p), wta=wta)
 
 
 def softdrop_node(h: ClusterHistory, zcut, beta, r0):

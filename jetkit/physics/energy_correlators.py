@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jetkit.parallel import over_jets
 from jetkit.physics._common import _angles, _safe_div, _z
 from jetkit.validation import check_batch, check_beta, check_positive
 
@@ -111,7 +112,7 @@ def ecf(particles, mask=None, n: int = 2, beta: float = 1.0):
         raise ValueError(f"ecf supports n = 1, 2, 3; got {n!r}")
     if n == 1:
         return jnp.ones(particles.shape[0], particles.dtype)
-    return _ecf23(particles, mask, float(beta))[n - 2]
+    return over_jets(_ecf23, particles, mask, beta=float(beta))[n - 2]
 
 
 def ecfg(particles, mask=None, v: int = 1, n: int = 2, beta: float = 1.0):
@@ -123,18 +124,18 @@ def ecfg(particles, mask=None, v: int = 1, n: int = 2, beta: float = 1.0):
     if (v, n) not in ((1, 2), (1, 3), (2, 3), (3, 3)):
         raise ValueError(f"ecfg supports (v, n) in (1,2), (1,3), (2,3), (3,3); got ({v}, {n})")
     if n == 2:
-        return _ecf23(particles, mask, float(beta))[0]
+        return over_jets(_ecf23, particles, mask, beta=float(beta))[0]
     if v == 3:
-        return _ecf23(particles, mask, float(beta))[1]
-    return _ecfg13_23(particles, mask, float(beta))[v - 1]
+        return over_jets(_ecf23, particles, mask, beta=float(beta))[1]
+    return over_jets(_ecfg13_23, particles, mask, beta=float(beta))[v - 1]
 
 
 def _correlators(particles, mask, beta: float, generalised: bool = False):
     """Validated (e2, e3[, 1e3, 2e3]) at one beta."""
     check_beta(beta)
     particles, mask = check_batch(particles, mask)
-    e2, e3 = _ecf23(particles, mask, float(beta))
-    return (e2, e3, *_ecfg13_23(particles, mask, float(beta))) if generalised else (e2, e3)
+    e2, e3 = over_jets(_ecf23, particles, mask, beta=float(beta))
+    return (e2, e3, *over_jets(_ecfg13_23, particles, mask, beta=float(beta))) if generalised else (e2, e3)
 
 
 def correlators(particles, mask=None, beta: float = 1.0, generalised: bool = True) -> dict[str, jax.Array]:
@@ -171,7 +172,7 @@ def d2_alpha_beta(particles, mask=None, alpha: float = 1.0, beta: float = 1.0):
     check_positive(beta, "beta")
     particles, mask = check_batch(particles, mask)
     e3 = _ecf23(particles, mask, float(alpha))[1]
-    e2 = _ecf23(particles, mask, float(beta))[0]
+    e2 = over_jets(_ecf23, particles, mask, beta=float(beta))[0]
     return _safe_div(e3, e2 ** (3 * alpha / beta))
 
 

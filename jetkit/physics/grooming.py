@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jetkit.parallel import over_jets
 from jetkit.physics._common import _groomed_mass
 from jetkit.physics.clustering import _cluster_history, softdrop_node
 from jetkit.validation import check_batch, check_beta
@@ -39,4 +40,4 @@ def softdrop(particles, mask=None, zcut: float = 0.1, beta: float = 0.0, r0: flo
     """
     check_beta(beta)
     particles, mask = check_batch(particles, mask, zcut=zcut, r0=r0)
-    return _softdrop(particles, mask, float(zcut), float(beta), float(r0))
+    return over_jets(_softdrop, particles, mask, zcut=float(zcut), beta=float(beta), r0=float(r0))

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jetkit.parallel import over_jets
 from jetkit.physics._common import _angles, _safe_div, _z
 from jetkit.physics.energy_correlators import _e2, _e3, _ecfg3
 from jetkit.physics.grooming import _softdrop
@@ -83,4 +84,4 @@ def hls4ml_features(particles, mask=None, multiplicity=None):
                 f"multiplicity must have shape ({particles.shape[0]},); got {np.shape(multiplicity)}"
             )
         mult = jnp.asarray(multiplicity)
-    return _hls4ml(particles, mask, mult)
+    return over_jets(_hls4ml, particles, mask, mult)

@@ -13,6 +13,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from jetkit.parallel import over_jets
 from jetkit.physics._common import _pt, _safe_div, _spow
 from jetkit.physics.clustering import _exclusive_axes, delta_r2
 from jetkit.validation import check_batch
@@ -145,7 +146,7 @@ def nsubjettiness(particles, mask=None, n: int | tuple[int, ...] = 1, beta: floa
     ns = (n,) if isinstance(n, int) else tuple(int(k) for k in n)
     if not ns or min(ns) < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
-    out = _taus(particles, mask, ns, float(beta), float(r0), axes)
+    out = over_jets(_taus, particles, mask, ns=ns, beta=float(beta), r0=float(r0), axes=axes)
     return out[:, 0] if isinstance(n, int) else out
 
 
