@@ -191,6 +191,7 @@ def fit(
     loop: str = "auto",
     progress: bool = True,
     description: str = "training",
+    on_epoch: Callable[[int, nnx.Module, History], bool | None] | None = None,
 ) -> History:
     """Train ``model`` in place by minimising ``loss_fn`` over mini-batches of ``train``.
 
@@ -217,6 +218,9 @@ def fit(
             several JAX processes too (see :mod:`jetkit.parallel`): each process then feeds its
             slice of every global batch, and the batches are the same as in one process.
         loop: ``"auto"``, ``"scan"`` or ``"step"`` (see above).
+        on_epoch: called as ``on_epoch(epoch, model, history)`` after every epoch (after the
+            validation loss); a true return stops training (e.g. a time limit). Use it for
+            checkpoints and metrics other than the loss, such as a validation AUC.
     Returns:
         A :class:`History`; the model is left in eval mode.
     """
@@ -276,6 +280,9 @@ def fit(
                 waited += 1
         bar.set_postfix(postfix)
         if patience is not None and waited >= patience:
+            history.stopped_early = True
+            break
+        if on_epoch is not None and on_epoch(epoch, model, history):
             history.stopped_early = True
             break
     bar.close()

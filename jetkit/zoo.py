@@ -74,6 +74,18 @@ def _edgeconv_prepare(meta: dict) -> Callable:
     return prepare
 
 
+def _tagger(meta: dict) -> nnx.Module:
+    from jetkit.models.tagger_training import build
+
+    return build(meta)
+
+
+def _tagger_prepare(meta: dict) -> Callable:
+    from jetkit.models.tagger_training import inputs
+
+    return inputs(meta["inputs"], int(meta["n_particles"]))
+
+
 def _tagger_check(model, prepare) -> float:
     """AUC on the first 2000 jets of the top_qcd test split (split seed 0)."""
     from jetkit import data, metrics, train
@@ -222,6 +234,9 @@ _RECIPES: dict[str, _Recipe] = {
     "qat_jet5": _Recipe(_fpga_build("qat"), _fpga_prepare, _fpga_check),
     "hgq_jet5": _Recipe(_fpga_build("hgq"), _fpga_prepare, _fpga_check),
     "edgeconv_top_qcd": _Recipe(_edgeconv, _edgeconv_prepare, _tagger_check),
+    "particlenet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
+    "lorentznet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
+    "part_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "flow_matching_gluon": _Recipe(_flow, _flow_prepare, _flow_check),
     "flow_matching_gluon_mass": _Recipe(_flow, _flow_prepare, _flow_check),
     "particle_cloud_gluon": _Recipe(_cloud, _cloud_prepare, _cloud_check),

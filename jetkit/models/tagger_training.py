@@ -1,0 +1,193 @@
+"""Converged top_qcd taggers for the model zoo: one command per model, trained on the training split
+(split seed 0) with AdamW and a one-cycle cosine schedule, the epoch with the best validation AUC
+kept (arXiv:1902.09914 compares taggers the same way).
+
+    python -m jetkit.models.tagger_training --model particlenet   # each <= 30 min on 2 CPU cores
+    python -m jetkit.models.tagger_training --model lorentznet
+    python -m jetkit.models.tagger_training --model part
+    JETKIT_SCALE=full python -m jetkit.models.tagger_training --model part   # bigger, for a GPU
+
+After every epoch the validation AUC is measured; a better epoch is written to
+``data/checkpoints/<name>_top_qcd.npz`` with its settings and recorded in the manifest
+(:func:`jetkit.zoo.record`), so a run stopped by ``--minutes`` keeps its best epoch. Batches are
+sharded over all devices (one per CPU core after ``import jetkit``; ``--devices 1`` for one).
+
+A recipe (:data:`TAGGERS`) names the builder and its keyword arguments (both stored in the
+checkpoint's metadata, so :mod:`jetkit.zoo` rebuilds the same architecture), the number of leading
+constituents, and the input maker shared by training and :func:`jetkit.zoo.load`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import optax
+from flax import nnx
+
+__all__ = ["TAGGERS", "Tagger", "build", "inputs", "main", "train_tagger"]
+
+CKPT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tagger:
+    """How one zoo tagger is built and trained (sizes for 2 CPU cores; ``full`` for a GPU)."""
+
+    builder: str  # "module:function" returning an nnx.Module, called with rngs=nnx.Rngs(seed)
+    kwargs: dict
+    inputs: str  # "particles" (features, mask), "lorentz" (p4, mask), "pairs" (features, mask, pair)
+    n_particles: int
+    epochs: int
+    learning_rate: float
+    batch_size: int = 256
+    full_kwargs: dict = dataclasses.field(default_factory=dict)  # overrides with JETKIT_SCALE=full
+
+
+TAGGERS: dict[str, Tagger] = {
+    # EdgeConv with max aggregation (the fast path of jetkit.models.gnn), three blocks, the later
+    # two with kNN in feature space, as ParticleNet (arXiv:1902.08570) at a CPU-sized width.
+    "particlenet": Tagger("jetkit.models.gnn:EdgeConvNet",
+                          {"blocks": [[12, [48], [48]], [12, [64], [64]], [12, [96], [96]]], "head": [96],
+                           "aggregation": "max"},
+                          "particles", n_particles=48, epochs=24, learning_rate=3e-3,
+                          full_kwargs={"blocks": [[16, [64, 64, 64], []], [16, [128, 128, 128], []],
+                                                  [16, [256, 256, 256], []]], "head": [256],
+                                       "aggregation": "mean"}),
+    # LorentzNet (arXiv:2201.08187): Minkowski-product messages, equivariant four-vector updates.
+    "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet", {"hidden": 32, "n_blocks": 4},
+                         "lorentz", n_particles=32, epochs=24, learning_rate=2e-3,
+                         full_kwargs={"hidden": 72, "n_blocks": 6}),
+    # ParT-lite (arXiv:2202.03772): attention with the pairwise (ln dR, ln kT, ln z, ln m^2) bias.
+    "part": Tagger("jetkit.models.transformer:ParticleTransformer",
+                   {"dim": 48, "heads": 4, "n_blocks": 3, "n_class_blocks": 1, "ffn_ratio": 2},
+                   "pairs", n_particles=32, epochs=20, learning_rate=1e-3,
+                   full_kwargs={"dim": 128, "heads": 8, "n_blocks": 8, "n_class_blocks": 2, "ffn_ratio": 4}),
+}
+
+
+def _scale_full() -> bool:
+    return os.environ.get("JETKIT_SCALE") == "full"
+
+
+def _builder(path: str) -> Callable:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build(meta: dict) -> nnx.Module:
+    """The tagger described by checkpoint metadata (``builder``, ``kwargs``, ``seed``)."""
+    kwargs = dict(meta["kwargs"])
+    if "blocks" in kwargs:  # JSON lists back to the (k, edge, node) tuples of EdgeConvNet
+        kwargs["blocks"] = tuple((int(k), tuple(e), tuple(n)) for k, e, n in kwargs["blocks"])
+    if "head" in kwargs:
+        kwargs["head"] = tuple(kwargs["head"])
+    return _builder(meta["builder"])(**kwargs, rngs=nnx.Rngs(int(meta.get("seed", 0))))
+
+
+def inputs(kind: str, n_particles: int) -> Callable:
+    """``prepare(particles, mask)`` -> the model's input tuple from the ``n_particles`` leading
+    constituents: ``"particles"``, ``"lorentz"`` or ``"pairs"`` (see :class:`Tagger`)."""
+    from jetkit.models.inputs import particle_features
+    from jetkit.models.lorentznet import lorentznet_inputs
+    from jetkit.models.transformer import transformer_inputs
+
+    if kind not in ("particles", "lorentz", "pairs"):
+        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz' or 'pairs'")
+    if n_particles < 2:
+        raise ValueError(f"need at least 2 constituents per jet, got {n_particles}")
+
+    def prepare(particles, mask):
+        """Model inputs of the leading constituents, as in training."""
+        p, m = np.asarray(particles, np.float32)[:, :n_particles], np.asarray(mask, bool)[:, :n_particles]
+        if kind == "particles":
+            return np.asarray(particle_features(p, m)), m
+        if kind == "lorentz":
+            return lorentznet_inputs(p, m)
+        return transformer_inputs(p, m)
+
+    return prepare
+
+
+def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, seed: int = 0,
+                 n_train: int | None = None, n_val: int | None = None, out: Path | None = None, command: str = "",
+                 data_parallel: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train the recipe ``name`` of :data:`TAGGERS`; returns the best epoch's metadata."""
+    import jax
+
+    from jetkit import data, metrics, train, zoo
+
+    if name not in TAGGERS:
+        raise ValueError(f"unknown tagger {name!r}; choose from {sorted(TAGGERS)}")
+    recipe = TAGGERS[name]
+    kwargs = {**recipe.kwargs, **(recipe.full_kwargs if _scale_full() else {})}
+    epochs = int(epochs or recipe.epochs)
+    meta = {"builder": recipe.builder, "kwargs": kwargs, "inputs": recipe.inputs,
+            "n_particles": recipe.n_particles, "seed": seed, "split_seed": 0, "epochs_planned": epochs,
+            "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
+            "n_train": n_train, "n_val": n_val, "scale": "full" if _scale_full() else "cpu"}
+    prepare = inputs(recipe.inputs, recipe.n_particles)
+    tr, va, _ = data.split(data.load("top_qcd"), seed=0)
+    if n_train is not None:
+        tr = tr[np.arange(min(n_train, len(tr)))]
+    if n_val is not None:
+        va = va[np.arange(min(n_val, len(va)))]
+    x_tr, x_va = prepare(tr.particles, tr.mask), prepare(va.particles, va.mask)
+    model = build(meta)
+    n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+    meta["params"] = n_par
+    steps = len(tr) // recipe.batch_size
+    schedule = optax.cosine_onecycle_schedule(epochs * steps, recipe.learning_rate, pct_start=0.1)
+    tx = optax.adamw(schedule, weight_decay=1e-4)
+    parallel = data_parallel and jax.device_count() > 1 and recipe.batch_size % jax.device_count() == 0
+    out = Path(out or CKPT_DIR / f"{name}_top_qcd.npz")
+    log(f"{name}: {n_par} parameters, {len(tr)} training jets, {epochs} epochs, "
+        f"{jax.device_count() if parallel else 1} device(s)")
+    best = {"val_auc": -1.0}
+    t0 = time.perf_counter()
+
+    def on_epoch(epoch, model, history):
+        val_auc = float(metrics.auc(va.labels, train.predict(model, *x_va).reshape(-1)))
+        elapsed = time.perf_counter() - t0
+        log(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} val loss {history.val_loss[-1]:.4f} "
+            f"val AUC {val_auc:.5f} ({elapsed / 60:.1f} min)")
+        if val_auc > best["val_auc"]:
+            best.update(meta, epoch=epoch, val_auc=round(val_auc, 6), train_seconds=round(elapsed, 1))
+            train.save_checkpoint(model, out, best)
+            if command:
+                zoo.record(out, command)
+        return elapsed > 60 * minutes
+
+    train.fit(model, (*x_tr, tr.labels.astype(np.float32)), (*x_va, va.labels.astype(np.float32)),
+              loss_fn=train.cross_entropy_loss, epochs=epochs, batch_size=recipe.batch_size,
+              optimizer=tx, seed=seed, restore_best=False, data_parallel=parallel, progress=False,
+              on_epoch=on_epoch, description=name)
+    log(f"best epoch {best.get('epoch')}: val AUC {best['val_auc']:.5f}; total {(time.perf_counter() - t0) / 60:.1f} min")
+    return best
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, choices=sorted(TAGGERS))
+    ap.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    ap.add_argument("--minutes", type=float, default=1e9, help="stop after the epoch that passes this")
+    ap.add_argument("--n-train", type=int, default=None, help="first N training jets (data-efficiency runs)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--devices", type=int, default=None, help="1: no data parallelism")
+    args = ap.parse_args(argv)
+    command = "python -m jetkit.models.tagger_training " + " ".join(sys.argv[1:] if argv is None else argv)
+    train_tagger(args.model, epochs=args.epochs, minutes=args.minutes, seed=args.seed, n_train=args.n_train,
+                 out=args.out, command=command if args.out is None else "",
+                 data_parallel=args.devices != 1)
+
+
+if __name__ == "__main__":
+    main()
