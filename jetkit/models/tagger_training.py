@@ -55,19 +55,19 @@ TAGGERS: dict[str, Tagger] = {
     # EdgeConv with max aggregation (the fast path of jetkit.models.gnn), three blocks, the later
     # two with kNN in feature space, as ParticleNet (arXiv:1902.08570) at a CPU-sized width.
     "particlenet": Tagger("jetkit.models.gnn:EdgeConvNet",
-                          {"blocks": [[12, [48], [48]], [12, [64], [64]], [12, [96], [96]]], "head": [96],
+                          {"blocks": [[16, [64], [64]], [16, [96], [96]], [16, [128], [128]]], "head": [128],
                            "aggregation": "max"},
-                          "particles", n_particles=48, epochs=24, learning_rate=3e-3,
+                          "particles", n_particles=64, epochs=24, learning_rate=3e-3,
                           full_kwargs={"blocks": [[16, [64, 64, 64], []], [16, [128, 128, 128], []],
                                                   [16, [256, 256, 256], []]], "head": [256],
                                        "aggregation": "mean"}),
     # LorentzNet (arXiv:2201.08187): Minkowski-product messages, equivariant four-vector updates.
     "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet", {"hidden": 32, "n_blocks": 4},
-                         "lorentz", n_particles=32, epochs=24, learning_rate=2e-3,
+                         "lorentz", n_particles=32, epochs=16, learning_rate=2e-3,
                          full_kwargs={"hidden": 72, "n_blocks": 6}),
     # ParT-lite (arXiv:2202.03772): attention with the pairwise (ln dR, ln kT, ln z, ln m^2) bias.
     "part": Tagger("jetkit.models.transformer:ParticleTransformer",
-                   {"dim": 48, "heads": 4, "n_blocks": 3, "n_class_blocks": 1, "ffn_ratio": 2},
+                   {"dim": 64, "heads": 4, "n_blocks": 3, "n_class_blocks": 1, "ffn_ratio": 4},
                    "pairs", n_particles=32, epochs=20, learning_rate=1e-3,
                    full_kwargs={"dim": 128, "heads": 8, "n_blocks": 8, "n_class_blocks": 2, "ffn_ratio": 4}),
 }
