@@ -40,6 +40,22 @@ def test_background_rejection_by_hand():
     assert metrics.signal_efficiency_at(labels, scores, 0.15) == pytest.approx(0.75)  # interpolated
 
 
+def test_background_rejection_error_is_binomial():
+    labels = np.array([1, 1, 1, 1] + [0] * 10)
+    scores = np.array([10, 9, 5, 4] + [8, 7, 3, 2, 1, 0, -1, -2, -3, -4], dtype=float)
+    rej, err, n_pass = metrics.background_rejection_error(labels, scores, 0.75)
+    # 2 of 10 background jets pass: eps_B = 0.2 +- sqrt(0.2 * 0.8 / 10), 1/eps_B = 5 +- that / 0.2^2
+    assert (rej, n_pass) == pytest.approx((5.0, 2.0))
+    assert err == pytest.approx(np.sqrt(0.2 * 0.8 / 10) / 0.04)
+    assert metrics.background_rejection_error(labels, scores, 0.5) == (np.inf, np.inf, 0.0)
+    # the relative error shrinks like 1/sqrt(N_B): a sample ten times larger, same fractions
+    rej10, err10, n10 = metrics.background_rejection_error(np.repeat(labels, 10), np.repeat(scores, 10), 0.75)
+    assert rej10 == pytest.approx(5.0) and n10 == pytest.approx(20.0)
+    assert err10 == pytest.approx(err / np.sqrt(10))
+    row = metrics.classification.evaluate("t", labels, scores)
+    assert {"rej30_err", "n_bkg30", "rej50_err", "n_bkg50"} <= set(row)
+
+
 def test_perfect_and_random_taggers():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 20000)

@@ -12,9 +12,9 @@ The per-topic ``evaluate``/``format_table`` pairs live in their modules:
 """
 
 from jetkit.metrics import anomaly, classification, generative
-from jetkit.metrics.classification import (accuracy, auc, background_rejection, results_table, roc_curve,
-                                           signal_efficiency_at)
+from jetkit.metrics.classification import (accuracy, auc, background_rejection, background_rejection_error,
+                                           results_table, roc_curve, signal_efficiency_at)
 from jetkit.metrics.generative import bootstrap, fpd, kpd, w1, w1m, w1p
 
-__all__ = ["accuracy", "anomaly", "auc", "background_rejection", "bootstrap", "classification", "fpd",
-           "generative", "kpd", "results_table", "roc_curve", "signal_efficiency_at", "w1", "w1m", "w1p"]
+__all__ = ["accuracy", "anomaly", "auc", "background_rejection", "background_rejection_error", "bootstrap",
+           "classification", "fpd", "generative", "kpd", "results_table", "roc_curve", "signal_efficiency_at", "w1", "w1m", "w1p"]

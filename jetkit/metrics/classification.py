@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["accuracy", "auc", "background_rejection", "evaluate", "results_table", "roc_curve",
+__all__ = ["accuracy", "auc", "background_rejection", "background_rejection_error", "evaluate", "results_table", "roc_curve",
            "signal_efficiency_at"]
 
 
@@ -78,6 +78,23 @@ def background_rejection(labels, scores, signal_efficiency: float) -> float:
     return float(np.inf) if eps_b == 0 else float(1.0 / eps_b)
 
 
+def background_rejection_error(labels, scores, signal_efficiency: float) -> tuple[float, float, float]:
+    """``(1/eps_B, its binomial standard error, background jets passing)`` at eps_S.
+
+    eps_B = k / N_B is a binomial fraction of the N_B background jets, so sigma(eps_B) =
+    sqrt(eps_B (1 - eps_B) / N_B) and sigma(1/eps_B) = sigma(eps_B) / eps_B^2. The number
+    passing, k = eps_B N_B, says how much a rejection rests on: 1/eps_B = 1000 from 7 jets is
+    mostly noise. ``(inf, inf, 0)`` when no background passes."""
+    labels = np.asarray(labels).reshape(-1)
+    n_b = int(np.sum(labels == 0))
+    rejection = background_rejection(labels, scores, signal_efficiency)
+    if not np.isfinite(rejection):
+        return float("inf"), float("inf"), 0.0
+    eps_b = 1.0 / rejection
+    sigma = np.sqrt(eps_b * (1.0 - eps_b) / n_b) / eps_b**2
+    return float(rejection), float(sigma), float(eps_b * n_b)
+
+
 def accuracy(labels, predictions) -> float:
     """Fraction of correct predictions. ``predictions`` are class indices, or scores/logits of
     shape (N, C) (argmax taken)."""
@@ -101,9 +118,10 @@ def evaluate(name: str, labels, scores, *, threshold: float | None = 0.0, n_para
         acc = max(accuracy(labels, scores > t) for t in cand)
     else:
         acc = accuracy(labels, scores > threshold)
+    (rej30, err30, n30), (rej50, err50, n50) = (background_rejection_error(labels, scores, e) for e in (0.3, 0.5))
     return {"model": name, "auc": auc(labels, scores), "acc": acc,
-            "rej30": background_rejection(labels, scores, 0.3),
-            "rej50": background_rejection(labels, scores, 0.5),
+            "rej30": rej30, "rej30_err": err30, "n_bkg30": n30,
+            "rej50": rej50, "rej50_err": err50, "n_bkg50": n50,
             "params": int(n_params), "train_s": float(train_s), "jets_per_s": float(jets_per_s)}
 
 
@@ -111,12 +129,22 @@ def _cell(v) -> str:
     return f"{v:>9}" if isinstance(v, str) else f"{v:9.1f}"
 
 
+def _rejection_cell(r: dict, key: str) -> str:
+    """'1/eps_B +- error (background jets passing)' where :func:`evaluate` gave them."""
+    value, err, n = r[key], r.get(key + "_err"), r.get("n_bkg" + key[3:])
+    if err is None or not np.isfinite(value):
+        return f"{value:>17.0f}" if np.isfinite(value) else f"{'inf (0 pass)':>17}"
+    return f"{f'{value:.0f}±{err:.0f} ({n:.0f})':>17}"
+
+
 def results_table(rows: list[dict]) -> str:
     """A fixed-width text table of :func:`evaluate` rows (``train_s`` may be a string, e.g.
-    "2.1+pre" for a fine-tuned pretrained model)."""
-    head = f"{'model':<28}{'AUC':>7}{'acc':>7}{'1/eB@.3':>9}{'1/eB@.5':>9}{'params':>9}{'train s':>9}{'jets/s':>9}"
+    "2.1+pre" for a fine-tuned pretrained model). Rejections read '1/eps_B ± binomial error
+    (number of background jets passing)'."""
+    head = (f"{'model':<28}{'AUC':>7}{'acc':>7}{'1/eB@.3 ± (n)':>17}{'1/eB@.5 ± (n)':>17}"
+            f"{'params':>9}{'train s':>9}{'jets/s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['model']:<28}{r['auc']:7.4f}{r['acc']:7.3f}{r['rej30']:9.0f}{r['rej50']:9.1f}"
-                     f"{r['params']:9d}{_cell(r['train_s'])}{r['jets_per_s']:9.0f}")
+        lines.append(f"{r['model']:<28}{r['auc']:7.4f}{r['acc']:7.3f}{_rejection_cell(r, 'rej30')}"
+                     f"{_rejection_cell(r, 'rej50')}{r['params']:9d}{_cell(r['train_s'])}{r['jets_per_s']:9.0f}")
     return "\n".join(lines)
