@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/train_loop.py
 	$(BIN)/python benchmarks/edgeconv.py
+	$(BIN)/python benchmarks/taggers.py
 	$(BIN)/python benchmarks/generation.py
 
 clean:

@@ -1,0 +1,62 @@
+"""The zoo's top taggers on the whole top_qcd test split (split seed 0), beside the tau32 + mass
+cut: AUC, accuracy, 1/eps_B at eps_S = 0.3 and 0.5 with binomial errors and the number of QCD
+jets passing, parameters, inference jets/s (CPU, after compilation), training time.
+
+    python benchmarks/taggers.py
+    python benchmarks/taggers.py --data-dir /tmp/fresh      # freshly generated jets
+
+``--data-dir`` takes the folder of ``python -m jetkit.data.generate top_qcd --seed S --out-dir D``
+(another base seed: jets the zoo never saw); then every jet in it is a test jet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jetkit import data, metrics, physics, train, zoo
+
+TAGGERS = ("edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd", "lorentznet_top_qcd")
+
+
+def test_jets(data_dir: Path | None):
+    """The shipped test split, or every jet of a freshly generated top_qcd in ``data_dir``."""
+    if data_dir is None:
+        return data.split(data.load("top_qcd"), seed=0).test
+    return data.load("top_qcd", data_dir)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=None, help="freshly generated top_qcd (default: test split)")
+    args = ap.parse_args(argv)
+    te = test_jets(args.data_dir)
+    print(f"{len(te)} test jets {te.counts()}, {jax.local_device_count()} device(s)")
+    t0 = time.perf_counter()
+    cut = physics.tau32_mass_scores(te.jets[:, 3], np.asarray(physics.tau32(te.particles, te.mask)))
+    rows = [metrics.classification.evaluate("tau32 + mass window (cut)", te.labels, cut, threshold=None,
+                                            jets_per_s=len(te) / (time.perf_counter() - t0))]
+    for name in TAGGERS:
+        if name not in zoo.available():
+            continue
+        model, prepare = zoo.load(name)
+        meta = zoo.describe(name)["metadata"]
+        xs = prepare(te.particles, te.mask)
+        train.predict(model, *(a[:2048] for a in xs))  # compile
+        t0 = time.perf_counter()
+        scores = train.predict(model, *xs).reshape(-1)
+        jps = len(te) / (time.perf_counter() - t0)
+        n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+        train_s = meta.get("train_seconds", float("nan"))
+        rows.append(metrics.classification.evaluate(name, te.labels, scores, n_params=n_par,
+                                                    train_s=train_s, jets_per_s=jps))
+    print(metrics.results_table(rows))
+
+
+if __name__ == "__main__":
+    main()
