@@ -218,9 +218,8 @@ def fit(
             several JAX processes too (see :mod:`jetkit.parallel`): each process then feeds its
             slice of every global batch, and the batches are the same as in one process.
         loop: ``"auto"``, ``"scan"`` or ``"step"`` (see above).
-        on_epoch: called as ``on_epoch(epoch, model, history)`` after every epoch (after the
-            validation loss); a true return stops training (e.g. a time limit). Use it for
-            checkpoints and metrics other than the loss, such as a validation AUC.
+        on_epoch: ``on_epoch(epoch, model, history)`` after every epoch's validation, e.g. for
+            checkpoints or a validation AUC; a true return stops training (a time limit).
     Returns:
         A :class:`History`; the model is left in eval mode.
     """
@@ -279,10 +278,8 @@ def fit(
             else:
                 waited += 1
         bar.set_postfix(postfix)
-        if patience is not None and waited >= patience:
-            history.stopped_early = True
-            break
-        if on_epoch is not None and on_epoch(epoch, model, history):
+        stop = on_epoch is not None and bool(on_epoch(epoch, model, history))
+        if stop or (patience is not None and waited >= patience):
             history.stopped_early = True
             break
     bar.close()

@@ -75,13 +75,13 @@ def _edgeconv_prepare(meta: dict) -> Callable:
 
 
 def _tagger(meta: dict) -> nnx.Module:
-    from jetkit.models.tagger_training import build
+    from jetkit.models.taggers import build
 
     return build(meta)
 
 
 def _tagger_prepare(meta: dict) -> Callable:
-    from jetkit.models.tagger_training import inputs
+    from jetkit.models.taggers import inputs
 
     return inputs(meta["inputs"], int(meta["n_particles"]))
 

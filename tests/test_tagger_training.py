@@ -11,7 +11,8 @@ import pytest
 from flax import nnx
 
 from jetkit import train
-from jetkit.models import tagger_training as tt
+from jetkit.models import tagger_training
+from jetkit.models import taggers as tt
 
 
 @pytest.mark.parametrize("name", sorted(tt.TAGGERS))
@@ -31,7 +32,7 @@ def test_every_recipe_builds_and_takes_its_inputs(name, real_jets):
 
 def test_bad_names_and_inputs_are_refused():
     with pytest.raises(ValueError, match="unknown tagger"):
-        tt.train_tagger("bdt")
+        tagger_training.train_tagger("bdt")
     with pytest.raises(ValueError, match="unknown inputs"):
         tt.inputs("images", 32)
     with pytest.raises(ValueError, match="at least 2"):
@@ -40,7 +41,7 @@ def test_bad_names_and_inputs_are_refused():
 
 def test_a_short_training_keeps_its_best_epoch(tmp_path):
     lines = []
-    best = tt.train_tagger("lorentznet", epochs=2, n_train=512, n_val=512, out=tmp_path / "ln.npz",
+    best = tagger_training.train_tagger("lorentznet", epochs=2, n_train=512, n_val=512, out=tmp_path / "ln.npz",
                            log=lines.append)
     assert best["epoch"] in (0, 1) and 0.5 < best["val_auc"] <= 1.0
     assert sum(line.startswith("epoch ") for line in lines) == 2

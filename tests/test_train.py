@@ -57,6 +57,23 @@ def test_early_stopping_restores_the_best_epoch():
     assert restored == pytest.approx(min(hist.val_loss), rel=1e-5)
 
 
+def test_on_epoch_sees_every_epoch_and_can_stop_training():
+    x, y = _two_blobs(600)
+    seen = []
+
+    def on_epoch(epoch, model, history):
+        seen.append((epoch, len(history.val_loss), float(train.evaluate(model, (x[500:], y[500:]),
+                                                                         train.cross_entropy_loss))))
+        return epoch == 2  # e.g. a time limit
+
+    model = MLP(4, 2, (8,), rngs=nnx.Rngs(0))
+    hist = train.fit(model, (x[:500], y[:500]), (x[500:], y[500:]), loss_fn=train.cross_entropy_loss,
+                     epochs=10, batch_size=50, restore_best=False, progress=False, on_epoch=on_epoch)
+    assert [(e, n) for e, n, _ in seen] == [(0, 1), (1, 2), (2, 3)]
+    assert hist.stopped_early and len(hist.train_loss) == 3
+    assert [v for *_, v in seen] == pytest.approx(hist.val_loss, rel=1e-5)  # the model after that epoch
+
+
 def test_checkpoint_round_trip(tmp_path):
     x, _ = _two_blobs(50)
     model = MLP(4, 3, (8,), rngs=nnx.Rngs(0))

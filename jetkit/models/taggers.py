@@ -1,0 +1,105 @@
+"""The zoo's top taggers as recipes: the builder and its keyword arguments (both stored in a
+checkpoint's metadata, so :mod:`jetkit.zoo` rebuilds the same architecture), the number of leading
+constituents and the inputs, shared by training (:mod:`jetkit.models.tagger_training`) and loading.
+
+Sizes are for 2 CPU cores (each trains in <= 30 min); ``JETKIT_SCALE=full`` takes the ``full_kwargs``
+(the papers' sizes, for a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from collections.abc import Callable
+
+import numpy as np
+from flax import nnx
+
+__all__ = ["TAGGERS", "Tagger", "build", "inputs", "recipe_kwargs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tagger:
+    """How one zoo tagger is built and trained (sizes for 2 CPU cores; ``full`` for a GPU)."""
+
+    builder: str  # "module:function" returning an nnx.Module, called with rngs=nnx.Rngs(seed)
+    kwargs: dict
+    inputs: str  # "particles" (features, mask), "lorentz" (p4, mask), "pairs" (features, mask, pair)
+    n_particles: int
+    epochs: int
+    learning_rate: float
+    batch_size: int = 256
+    full_kwargs: dict = dataclasses.field(default_factory=dict)  # overrides with JETKIT_SCALE=full
+
+
+TAGGERS: dict[str, Tagger] = {
+    # EdgeConv with max aggregation (the fast path of jetkit.models.gnn), three blocks, the later
+    # two with kNN in feature space, as ParticleNet (arXiv:1902.08570) at a CPU-sized width.
+    "particlenet": Tagger("jetkit.models.gnn:EdgeConvNet",
+                          {"blocks": [[16, [64], [64]], [16, [96], [96]], [16, [128], [128]]], "head": [128],
+                           "aggregation": "max"},
+                          "particles", n_particles=64, epochs=24, learning_rate=3e-3,
+                          full_kwargs={"blocks": [[16, [64, 64, 64], []], [16, [128, 128, 128], []],
+                                                  [16, [256, 256, 256], []]], "head": [256],
+                                       "aggregation": "mean"}),
+    # LorentzNet (arXiv:2201.08187): Minkowski-product messages, equivariant four-vector updates.
+    "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet", {"hidden": 32, "n_blocks": 4},
+                         "lorentz", n_particles=32, epochs=16, learning_rate=2e-3,
+                         full_kwargs={"hidden": 72, "n_blocks": 6}),
+    # ParT-lite (arXiv:2202.03772): attention with the pairwise (ln dR, ln kT, ln z, ln m^2) bias.
+    "part": Tagger("jetkit.models.transformer:ParticleTransformer",
+                   {"dim": 64, "heads": 4, "n_blocks": 3, "n_class_blocks": 1, "ffn_ratio": 4},
+                   "pairs", n_particles=32, epochs=20, learning_rate=1e-3,
+                   full_kwargs={"dim": 128, "heads": 8, "n_blocks": 8, "n_class_blocks": 2, "ffn_ratio": 4}),
+}
+
+
+def scale_full() -> bool:
+    """True with ``JETKIT_SCALE=full`` (the bigger models and runs, for a GPU)."""
+    return os.environ.get("JETKIT_SCALE") == "full"
+
+
+def recipe_kwargs(name: str) -> dict:
+    """The builder's keyword arguments of recipe ``name`` at this scale."""
+    recipe = TAGGERS[name]
+    return {**recipe.kwargs, **(recipe.full_kwargs if scale_full() else {})}
+
+
+def _builder(path: str) -> Callable:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build(meta: dict) -> nnx.Module:
+    """The tagger described by checkpoint metadata (``builder``, ``kwargs``, ``seed``)."""
+    kwargs = dict(meta["kwargs"])
+    if "blocks" in kwargs:  # JSON lists back to the (k, edge, node) tuples of EdgeConvNet
+        kwargs["blocks"] = tuple((int(k), tuple(e), tuple(n)) for k, e, n in kwargs["blocks"])
+    if "head" in kwargs:
+        kwargs["head"] = tuple(kwargs["head"])
+    return _builder(meta["builder"])(**kwargs, rngs=nnx.Rngs(int(meta.get("seed", 0))))
+
+
+def inputs(kind: str, n_particles: int) -> Callable:
+    """``prepare(particles, mask)`` -> the model's input tuple from the ``n_particles`` leading
+    constituents: ``"particles"``, ``"lorentz"`` or ``"pairs"`` (see :class:`Tagger`)."""
+    from jetkit.models.inputs import particle_features
+    from jetkit.models.lorentznet import lorentznet_inputs
+    from jetkit.models.transformer import transformer_inputs
+
+    if kind not in ("particles", "lorentz", "pairs"):
+        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz' or 'pairs'")
+    if n_particles < 2:
+        raise ValueError(f"need at least 2 constituents per jet, got {n_particles}")
+
+    def prepare(particles, mask):
+        """Model inputs of the leading constituents, as in training."""
+        p, m = np.asarray(particles, np.float32)[:, :n_particles], np.asarray(mask, bool)[:, :n_particles]
+        if kind == "particles":
+            return np.asarray(particle_features(p, m)), m
+        if kind == "lorentz":
+            return lorentznet_inputs(p, m)
+        return transformer_inputs(p, m)
+
+    return prepare
