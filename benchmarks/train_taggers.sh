@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the zoo's particle-level top taggers one after the other (about 15 + 15 + 30 min on 2 CPU
+# Train the zoo's particle-level top taggers one after the other (about 16 + 10 + 25 min on 2 CPU
 # cores), each capped by --minutes; logs in data/checkpoints/logs/. Run from the repository root:
 #     nohup bash benchmarks/train_taggers.sh > /tmp/taggers.log 2>&1 &
 set -euo pipefail

@@ -45,7 +45,7 @@ TAGGERS: dict[str, Tagger] = {
                                        "aggregation": "mean"}),
     # LorentzNet (arXiv:2201.08187): Minkowski-product messages, equivariant four-vector updates.
     "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet", {"hidden": 32, "n_blocks": 4},
-                         "lorentz", n_particles=32, epochs=16, learning_rate=2e-3,
+                         "lorentz", n_particles=32, epochs=11, learning_rate=2e-3,
                          full_kwargs={"hidden": 72, "n_blocks": 6}),
     # ParT-lite (arXiv:2202.03772): attention with the pairwise (ln dR, ln kT, ln z, ln m^2) bias.
     "part": Tagger("jetkit.models.transformer:ParticleTransformer",
