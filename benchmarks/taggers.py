@@ -21,7 +21,8 @@ from flax import nnx
 
 from jetkit import data, metrics, physics, train, zoo
 
-TAGGERS = ("edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd", "lorentznet_top_qcd")
+TAGGERS = ("mlp7_top_qcd", "expert_mlp_top_qcd", "edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd",
+           "lorentznet_top_qcd")
 
 
 def test_jets(data_dir: Path | None):
@@ -46,7 +47,7 @@ def main(argv=None) -> None:
             continue
         model, prepare = zoo.load(name)
         meta = zoo.describe(name)["metadata"]
-        xs = prepare(te.particles, te.mask)
+        xs = prepare(te) if prepare.__module__ == "jetkit.models.taggers" else prepare(te.particles, te.mask)
         train.predict(model, *(a[:2048] for a in xs))  # compile
         t0 = time.perf_counter()
         scores = train.predict(model, *xs).reshape(-1)

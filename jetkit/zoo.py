@@ -83,7 +83,8 @@ def _tagger(meta: dict) -> nnx.Module:
 def _tagger_prepare(meta: dict) -> Callable:
     from jetkit.models.taggers import inputs
 
-    return inputs(meta["inputs"], int(meta["n_particles"]))
+    scaler = (meta["scaler_mean"], meta["scaler_scale"]) if "scaler_mean" in meta else None
+    return inputs(meta["inputs"], int(meta["n_particles"]), scaler)
 
 
 def _tagger_check(model, prepare) -> float:
@@ -91,7 +92,8 @@ def _tagger_check(model, prepare) -> float:
     from jetkit import data, metrics, train
 
     test = data.split(data.load("top_qcd"), seed=0).test[np.arange(2000)]
-    return float(metrics.auc(test.labels, train.predict(model, *prepare(test.particles, test.mask)).reshape(-1)))
+    xs = prepare(test) if prepare.__module__ == "jetkit.models.taggers" else prepare(test.particles, test.mask)
+    return float(metrics.auc(test.labels, train.predict(model, *xs).reshape(-1)))
 
 
 def _flow(meta: dict) -> nnx.Module:
@@ -234,6 +236,8 @@ _RECIPES: dict[str, _Recipe] = {
     "qat_jet5": _Recipe(_fpga_build("qat"), _fpga_prepare, _fpga_check),
     "hgq_jet5": _Recipe(_fpga_build("hgq"), _fpga_prepare, _fpga_check),
     "edgeconv_top_qcd": _Recipe(_edgeconv, _edgeconv_prepare, _tagger_check),
+    "mlp7_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
+    "expert_mlp_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "particlenet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "lorentznet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "part_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),

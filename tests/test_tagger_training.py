@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jetkit import train
+from jetkit import data, train
 from jetkit.models import tagger_training
 from jetkit.models import taggers as tt
+
+
+def _dataset(jets: dict, n: int) -> data.JetDataset:
+    return data.JetDataset(particles=jets["particles"][:n], mask=jets["mask"][:n], jets=jets["jets"][:n],
+                           labels=jets["labels"][:n], n_constituents=jets["n_constituents"][:n], hlf=None,
+                           name="top_qcd", class_names=tuple(jets["class_names"]), hlf_names=())
 
 
 @pytest.mark.parametrize("name", sorted(tt.TAGGERS))
@@ -20,9 +26,21 @@ def test_every_recipe_builds_and_takes_its_inputs(name, real_jets):
     recipe = tt.TAGGERS[name]
     meta = json.loads(json.dumps({"builder": recipe.builder, "kwargs": recipe.kwargs, "seed": 0}))  # as stored
     model = tt.build(meta)
-    prepare = tt.inputs(recipe.inputs, recipe.n_particles)
-    xs = prepare(real_jets["particles"][:6], real_jets["mask"][:6])
-    assert all(len(a) == 6 for a in xs) and np.shape(xs[0])[1] == recipe.n_particles
+    d = _dataset(real_jets, 6)
+    if recipe.inputs in tt.FEATURE_INPUTS:
+        obs = tt.jet_observables(recipe.inputs, d)
+        xs = tt.inputs(recipe.inputs, recipe.n_particles, (obs.mean(0), obs.std(0)))(d)
+        np.testing.assert_allclose(xs[0].mean(0), 0.0, atol=1e-4)  # standardised with these jets' scaler
+        with pytest.raises(ValueError, match="JetDataset"):
+            tt.inputs(recipe.inputs, recipe.n_particles, (obs.mean(0), obs.std(0)))(d.particles, d.mask)
+        with pytest.raises(ValueError, match="scaler"):
+            tt.inputs(recipe.inputs, recipe.n_particles)
+    else:
+        xs = tt.inputs(recipe.inputs, recipe.n_particles)(d.particles, d.mask)
+        assert np.shape(xs[0])[1] == recipe.n_particles
+        same = tt.inputs(recipe.inputs, recipe.n_particles)(d)  # a JetDataset works too
+        assert all(np.array_equal(a, b) for a, b in zip(xs, same))
+    assert all(len(a) == 6 for a in xs)
     out = np.asarray(model(*xs))
     assert out.shape == (6, 1) and np.isfinite(out).all()
     twin = tt.build(meta)  # same seed, same parameters

@@ -27,7 +27,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit.models.taggers import TAGGERS, build, inputs, recipe_kwargs, scale_full
+from jetkit.models.taggers import FEATURE_INPUTS, TAGGERS, build, inputs, jet_observables, recipe_kwargs, scale_full
 
 __all__ = ["describe_in_zoo", "main", "train_tagger"]
 
@@ -51,13 +51,18 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
             "n_particles": recipe.n_particles, "seed": seed, "split_seed": 0, "epochs_planned": epochs,
             "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
             "n_train": n_train, "n_val": n_val, "scale": "full" if scale_full() else "cpu"}
-    prepare = inputs(recipe.inputs, recipe.n_particles)
     tr, va, _ = data.split(data.load("top_qcd"), seed=0)
     if n_train is not None:
         tr = tr[np.arange(min(n_train, len(tr)))]
     if n_val is not None:
         va = va[np.arange(min(n_val, len(va)))]
-    x_tr, x_va = prepare(tr.particles, tr.mask), prepare(va.particles, va.mask)
+    scaler = None
+    if recipe.inputs in FEATURE_INPUTS:  # standardised with the training split's mean and spread
+        obs = jet_observables(recipe.inputs, tr)
+        scaler = (obs.mean(0).tolist(), np.maximum(obs.std(0), 1e-12).tolist())
+        meta.update(scaler_mean=scaler[0], scaler_scale=scaler[1])
+    prepare = inputs(recipe.inputs, recipe.n_particles, scaler)
+    x_tr, x_va = prepare(tr), prepare(va)
     model = build(meta)
     n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
     meta["params"] = n_par
@@ -87,11 +92,14 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
               loss_fn=train.cross_entropy_loss, epochs=epochs, batch_size=recipe.batch_size,
               optimizer=tx, seed=seed, restore_best=False, data_parallel=parallel, progress=False,
               on_epoch=on_epoch, description=name)
-    log(f"best epoch {best.get('epoch')}: val AUC {best['val_auc']:.5f}; total {(time.perf_counter() - t0) / 60:.1f} min")
+    total = (time.perf_counter() - t0) / 60
+    log(f"best epoch {best.get('epoch')}: val AUC {best['val_auc']:.5f}; total {total:.1f} min")
     return best
 
 
 _SUMMARIES = {
+    "mlp7": "MLP on 7 jet observables (mass, multiplicity, girth, pT_D, z_lead, C2, D2)",
+    "expert_mlp": "MLP on 14 expert observables (the 7, WTA tau1/21/32/43, mMDT mass, C2/D2 at beta 2)",
     "particlenet": "ParticleNet-style EdgeConv (3 blocks, max aggregation, kNN in feature space after the first)",
     "lorentznet": "LorentzNet: Lorentz-group-equivariant message passing on the constituents' four-vectors",
     "part": "ParT-lite: particle self-attention with pairwise (ln dR, ln kT, ln z, ln m2) biases, class attention",
@@ -109,7 +117,7 @@ def describe_in_zoo(name: str, zoo_dir: Path = CKPT_DIR) -> dict:
     meta = zoo.describe(entry_name, zoo_dir)["metadata"]
     model, prepare = zoo.load(entry_name, zoo_dir)
     test = data.split(data.load("top_qcd"), seed=0).test
-    scores = train.predict(model, *prepare(test.particles, test.mask)).reshape(-1)
+    scores = train.predict(model, *prepare(test)).reshape(-1)
     (r30, e30, n30), (r50, e50, n50) = (metrics.background_rejection_error(test.labels, scores, e) for e in (0.3, 0.5))
     section = {
         "summary": f"{_SUMMARIES[name]}, {meta['params']} parameters",

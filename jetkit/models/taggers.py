@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from flax import nnx
 
-__all__ = ["TAGGERS", "Tagger", "build", "inputs", "recipe_kwargs"]
+__all__ = ["FEATURE_INPUTS", "TAGGERS", "Tagger", "build", "inputs", "jet_observables", "recipe_kwargs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Tagger:
 
     builder: str  # "module:function" returning an nnx.Module, called with rngs=nnx.Rngs(seed)
     kwargs: dict
-    inputs: str  # "particles" (features, mask), "lorentz" (p4, mask), "pairs" (features, mask, pair)
+    inputs: str  # "particles" (features, mask), "lorentz" (p4, mask), "pairs" (features, mask, pair),
+    #              "hlf7" or "expert14" (standardised jet observables of a JetDataset)
     n_particles: int
     epochs: int
     learning_rate: float
@@ -34,6 +35,12 @@ class Tagger:
 
 
 TAGGERS: dict[str, Tagger] = {
+    # Physics knowledge alone: an MLP on 7 cheap jet observables, and on 14 expert observables
+    # (jetkit.physics.high_level_features / expert_features), standardised on the training split.
+    "mlp7": Tagger("jetkit.models.mlp:MLP", {"in_features": 7, "out_features": 1, "hidden": [64, 32, 32]},
+                   "hlf7", n_particles=64, epochs=40, learning_rate=3e-3),
+    "expert_mlp": Tagger("jetkit.models.mlp:MLP", {"in_features": 14, "out_features": 1, "hidden": [128, 64, 32]},
+                         "expert14", n_particles=64, epochs=40, learning_rate=3e-3),
     # EdgeConv with max aggregation (the fast path of jetkit.models.gnn), three blocks, the later
     # two with kNN in feature space, as ParticleNet (arXiv:1902.08570) at a CPU-sized width.
     "particlenet": Tagger("jetkit.models.gnn:EdgeConvNet",
@@ -76,26 +83,48 @@ def build(meta: dict) -> nnx.Module:
     kwargs = dict(meta["kwargs"])
     if "blocks" in kwargs:  # JSON lists back to the (k, edge, node) tuples of EdgeConvNet
         kwargs["blocks"] = tuple((int(k), tuple(e), tuple(n)) for k, e, n in kwargs["blocks"])
-    if "head" in kwargs:
-        kwargs["head"] = tuple(kwargs["head"])
+    for key in ("head", "hidden"):  # JSON lists back to tuples (LorentzNet's hidden is an int)
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
     return _builder(meta["builder"])(**kwargs, rngs=nnx.Rngs(int(meta.get("seed", 0))))
 
 
-def inputs(kind: str, n_particles: int) -> Callable:
-    """``prepare(particles, mask)`` -> the model's input tuple from the ``n_particles`` leading
-    constituents: ``"particles"``, ``"lorentz"`` or ``"pairs"`` (see :class:`Tagger`)."""
+FEATURE_INPUTS = ("hlf7", "expert14")  # made from a whole JetDataset (jet mass, full multiplicity)
+
+
+def jet_observables(kind: str, d) -> np.ndarray:
+    """The unstandardised observables (N, 7 or 14) of a JetDataset for a feature tagger."""
+    from jetkit.physics import expert_features, high_level_features
+
+    return (high_level_features if kind == "hlf7" else expert_features)(d)[0]
+
+
+def inputs(kind: str, n_particles: int, scaler: tuple | None = None) -> Callable:
+    """``prepare(jets, mask=None)`` -> the model's input tuple: from a JetDataset, or from padded
+    ``(particles, mask)`` for the particle-level kinds, which see the ``n_particles`` leading
+    constituents: ``"particles"``, ``"lorentz"``, ``"pairs"``; ``"hlf7"`` and ``"expert14"``
+    need a JetDataset and the ``scaler`` (mean, scale) of the training split (see :class:`Tagger`)."""
     from jetkit.models.inputs import particle_features
     from jetkit.models.lorentznet import lorentznet_inputs
     from jetkit.models.transformer import transformer_inputs
 
-    if kind not in ("particles", "lorentz", "pairs"):
-        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz' or 'pairs'")
+    if kind not in ("particles", "lorentz", "pairs", *FEATURE_INPUTS):
+        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz', 'pairs', 'hlf7' or 'expert14'")
     if n_particles < 2:
         raise ValueError(f"need at least 2 constituents per jet, got {n_particles}")
+    if kind in FEATURE_INPUTS and scaler is None:
+        raise ValueError(f"{kind!r} inputs are standardised: pass scaler=(mean, scale) of the training split")
 
-    def prepare(particles, mask):
-        """Model inputs of the leading constituents, as in training."""
-        p, m = np.asarray(particles, np.float32)[:, :n_particles], np.asarray(mask, bool)[:, :n_particles]
+    def prepare(jets, mask=None):
+        """Model inputs (a tuple), as in training."""
+        if kind in FEATURE_INPUTS:
+            if not hasattr(jets, "particles"):
+                raise ValueError(f"{kind!r} inputs need a JetDataset (jet mass, full multiplicity), not arrays")
+            x = (jet_observables(kind, jets) - np.asarray(scaler[0])) / np.asarray(scaler[1])
+            return (x.astype(np.float32),)
+        if hasattr(jets, "particles"):
+            jets, mask = jets.particles, jets.mask
+        p, m = np.asarray(jets, np.float32)[:, :n_particles], np.asarray(mask, bool)[:, :n_particles]
         if kind == "particles":
             return np.asarray(particle_features(p, m)), m
         if kind == "lorentz":
