@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Train the zoo's particle-level top taggers one after the other (about 16 + 10 + 25 min on 2 CPU
-# cores), each capped by --minutes; logs in data/checkpoints/logs/. Run from the repository root:
+# Train the zoo's top taggers one after the other (feature MLPs about 1 min each, ParticleNet 16 min,
+# ParT-lite 10 min on 2 CPU cores), each capped by --minutes; logs in data/checkpoints/logs/.
+# (The lorentznet recipe is not shipped yet: it plateaus at val AUC 0.963.) From the repository root:
 #     nohup bash benchmarks/train_taggers.sh > /tmp/taggers.log 2>&1 &
 set -euo pipefail
 mkdir -p data/checkpoints/logs
-for model in particlenet part lorentznet; do
+for model in mlp7 expert_mlp particlenet part; do
     .venv/bin/python -m jetkit.models.tagger_training --model "$model" --minutes 28 \
         2>&1 | tee "data/checkpoints/logs/${model}_top_qcd.log"
 done
