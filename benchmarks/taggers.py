@@ -20,16 +20,21 @@ import numpy as np
 from flax import nnx
 
 from jetkit import data, metrics, physics, train, zoo
+from jetkit.data.files import read_manifest
 
 TAGGERS = ("mlp7_top_qcd", "expert_mlp_top_qcd", "edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd",
            "lorentznet_top_qcd")
 
 
 def test_jets(data_dir: Path | None):
-    """The shipped test split, or every jet of a freshly generated top_qcd in ``data_dir``."""
+    """The shipped test split, or every jet of the freshly generated top_qcd file in ``data_dir``
+    (``generate`` names it e.g. top_qcd_seed7_n1500 in that folder's MANIFEST.json)."""
     if data_dir is None:
         return data.split(data.load("top_qcd"), seed=0).test
-    return data.load("top_qcd", data_dir)
+    names = [n for n in read_manifest(data_dir) if n.startswith("top_qcd")]
+    if len(names) != 1:
+        raise ValueError(f"expected one top_qcd file in {data_dir}/MANIFEST.json, found {names}")
+    return data.load(names[0], data_dir)
 
 
 def main(argv=None) -> None:
