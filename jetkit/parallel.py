@@ -87,11 +87,11 @@ def over_jets(fn, *arrays, **static):
     ``static`` values must be hashable (one compilation per combination)."""
     devices = tuple(jax.local_devices())
     n = np.shape(arrays[0])[0]
+    if any(np.shape(a)[0] != n for a in arrays):
+        raise ValueError(f"every array needs the same number of jets; got {[np.shape(a) for a in arrays]}")
     if (len(devices) == 1 or n < 2 * len(devices)
             or any(isinstance(a, jax.core.Tracer) for a in arrays)):
         return fn(*arrays, **static)
-    if any(np.shape(a)[0] != n for a in arrays):
-        raise ValueError(f"every array needs the same number of jets; got {[np.shape(a) for a in arrays]}")
     pad = -n % len(devices)
     if pad:
         arrays = tuple(jnp.concatenate([a, jnp.repeat(jnp.asarray(a)[-1:], pad, axis=0)]) for a in arrays)
