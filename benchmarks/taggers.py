@@ -52,7 +52,7 @@ def main(argv=None) -> None:
             continue
         model, prepare = zoo.load(name)
         meta = zoo.describe(name)["metadata"]
-        xs = prepare(te) if prepare.__module__ == "jetkit.models.taggers" else prepare(te.particles, te.mask)
+        xs = prepare(te)
         train.predict(model, *(a[:2048] for a in xs))  # compile
         t0 = time.perf_counter()
         scores = train.predict(model, *xs).reshape(-1)

@@ -62,16 +62,9 @@ def _edgeconv(meta: dict) -> nnx.Module:
 
 
 def _edgeconv_prepare(meta: dict) -> Callable:
-    from jetkit.models.inputs import particle_features
+    from jetkit.models.taggers import inputs
 
-    n = int(meta["n_particles"])
-
-    def prepare(particles, mask):
-        """(per-constituent features, mask) of the ``n_particles`` leading constituents."""
-        p, m = np.asarray(particles)[:, :n], np.asarray(mask)[:, :n]
-        return np.asarray(particle_features(p, m)), m
-
-    return prepare
+    return inputs("particles", int(meta["n_particles"]))  # features and mask of the leading constituents
 
 
 def _tagger(meta: dict) -> nnx.Module:
@@ -92,7 +85,7 @@ def _tagger_check(model, prepare) -> float:
     from jetkit import data, metrics, train
 
     test = data.split(data.load("top_qcd"), seed=0).test[np.arange(2000)]
-    xs = prepare(test) if prepare.__module__ == "jetkit.models.taggers" else prepare(test.particles, test.mask)
+    xs = prepare(test)  # every tagger's prepare takes a JetDataset
     return float(metrics.auc(test.labels, train.predict(model, *xs).reshape(-1)))
 
 
