@@ -6,6 +6,7 @@ standardiser, a checkpoint round trip, and errors on bad input."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -229,3 +230,66 @@ def test_errors_for_bad_sizes_and_shapes(model):
         model(x[0], mask[0], t[:1], n_frac[:1])
     with pytest.raises(ValueError, match="mask must have shape"):
         model(x, mask[:, :5], t, n_frac)
+
+
+def test_reflow_pairs_are_the_flows_own_endpoints(gluons):
+    _, _, std = gluons
+    model = _model(seed=3)
+    mult = np.array([30, 4, 17])
+    x0, x1, mask, n_frac = pc.reflow_pairs(model, mult, n_slots=30, seed=5, steps=3)
+    assert x0.shape == x1.shape == (3, 30, 3) and mask.shape == (3, 30)
+    np.testing.assert_array_equal(mask.sum(1), mult)
+    np.testing.assert_allclose(n_frac[:, 0], mult / 30)
+    assert np.all(x0[~mask] == 0) and np.all(x1[~mask] == 0)  # padding gets no noise and stays zero
+    # x1 is where the sampler carries the same noise: the same jets, before sorting and unscaling
+    jets, jets_mask = pc.sample_cloud(model, mult, std, n_slots=30, seed=5, steps=3)
+    mine, _ = pc._pt_sorted(std.inverse(x1, mask), mask)
+    np.testing.assert_allclose(mine, jets, rtol=1e-5, atol=1e-6)
+    # a zero-step flow would return the noise; the real one moves it
+    assert np.abs(x1 - x0)[mask].mean() > 1e-3
+
+
+def test_reflow_loss_is_the_flow_loss_on_fixed_pairs(model):
+    x, mask, t, n_frac = _random_cloud(7)
+    rng = np.random.default_rng(1)
+    x0 = np.where(mask[..., None], rng.normal(size=x.shape), 0.0).astype(np.float32)
+    x1 = np.where(mask[..., None], x, 0.0).astype(np.float32)
+    key = jax.random.PRNGKey(9)
+    m = nnx.clone(model)
+    m.noise.set_value(key)
+    loss = float(nnx.jit(pc.reflow_loss)(m, (x0, x1, mask, n_frac)))
+    # by hand: the time the loss draws is the first draw of the model's noise key
+    tt = np.asarray(jax.random.uniform(jax.random.split(key)[1], (N,)))
+    xt = (1 - tt[:, None, None]) * x0 + tt[:, None, None] * x1
+    v = _out(model, xt.astype(np.float32), mask, tt, n_frac)
+    expected = (mask[..., None] * (v - (x1 - x0)) ** 2).sum() / (3 * mask.sum())
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # padded slots carry no loss, whatever they hold
+    junk0, junk1 = x0.copy(), x1.copy()
+    junk0[~mask], junk1[~mask] = np.nan, 1e4
+    m.noise.set_value(key)
+    assert float(nnx.jit(pc.reflow_loss)(m, (junk0, junk1, mask, n_frac))) == pytest.approx(loss, rel=1e-6)
+    with pytest.raises(ValueError, match="batch must be"):
+        pc.reflow_loss(model, (x1, mask, n_frac))
+
+
+def test_euler_and_midpoint_solvers(gluons):
+    """A straight field (v = x1 - x0 exactly) is followed exactly by one Euler step; the midpoint
+    rule and Euler agree as the steps shrink; unknown solvers are refused."""
+    _, _, std = gluons
+    model = _model(seed=4)
+    mult = np.array([30, 9])
+    mid, mask = pc.sample_cloud(model, mult, std, n_slots=30, seed=0, steps=64)
+    eul, _ = pc.sample_cloud(model, mult, std, n_slots=30, seed=0, steps=64, solver="euler")
+    rough, _ = pc.sample_cloud(model, mult, std, n_slots=30, seed=0, steps=2, solver="euler")
+    assert np.abs(eul - mid)[mask].max() < np.abs(rough - mid)[mask].max()
+
+    class Straight(nnx.Module):  # constant velocity: the exact path is x0 + t * c
+        def __call__(self, x, mask, t, n_frac):
+            return jnp.where(mask[..., None], 0.5, 0.0) * jnp.ones_like(x)
+
+    x0, mask, n_frac = pc._noise(mult, 30, seed=0)
+    one = pc._solve(Straight(), x0, mask, n_frac, 1, "euler", 16)
+    np.testing.assert_allclose(one, np.where(mask[..., None], x0 + 0.5, 0.0), atol=1e-6)
+    with pytest.raises(ValueError, match="solver"):
+        pc.sample_cloud(model, mult, std, n_slots=30, steps=2, solver="rk4")
