@@ -237,6 +237,7 @@ _RECIPES: dict[str, _Recipe] = {
     "flow_matching_gluon": _Recipe(_flow, _flow_prepare, _flow_check),
     "flow_matching_gluon_mass": _Recipe(_flow, _flow_prepare, _flow_check),
     "particle_cloud_gluon": _Recipe(_cloud, _cloud_prepare, _cloud_check),
+    "particle_cloud_gluon_reflow": _Recipe(_cloud, _cloud_prepare, _cloud_check),
     "jetclr_top_qcd": _Recipe(_jetclr, _jetclr_prepare, _jetclr_check),
 }
 

@@ -57,7 +57,7 @@ CLOUD_CHECKPOINT = "particle_cloud_gluon.npz"
 #: samples with ``ode_steps`` steps of the ``solver``.
 REFLOW_CLOUD = {"teacher": CLOUD_CHECKPOINT, "teacher_ode_steps": 32, "n_pairs": 24_000, "pair_seed": 11,
                 "model_seed": 1, "batch_size": 128, "learning_rate": 3e-4, "steps": 8_000, "ema": 0.999,
-                "ode_steps": 4, "solver": "euler"}
+                "ode_steps": 3, "solver": "midpoint"}
 
 REFLOW_CHECKPOINT = "particle_cloud_gluon_reflow.npz"
 
