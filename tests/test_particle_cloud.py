@@ -293,3 +293,27 @@ def test_euler_and_midpoint_solvers(gluons):
     np.testing.assert_allclose(one, np.where(mask[..., None], x0 + 0.5, 0.0), atol=1e-6)
     with pytest.raises(ValueError, match="solver"):
         pc.sample_cloud(model, mult, std, n_slots=30, steps=2, solver="rk4")
+
+
+def test_trajectories_end_where_the_sampler_ends_and_path_bend_measures_curvature(gluons):
+    _, _, std = gluons
+    model = _model(seed=6)
+    mult = np.array([30, 5, 18])
+    xs, mask = pc.trajectories(model, mult, n_slots=30, seed=2, steps=4)
+    assert xs.shape == (5, 3, 30, 3) and mask.shape == (3, 30)
+    assert np.all(xs[:, ~mask] == 0)  # padding stays zero along the whole path
+    x0, _, _ = pc._noise(mult, 30, seed=2)
+    np.testing.assert_array_equal(xs[0], x0)
+    jets, _ = pc.sample_cloud(model, mult, std, n_slots=30, seed=2, steps=4)
+    np.testing.assert_allclose(pc._pt_sorted(std.inverse(xs[-1], mask), mask)[0], jets, rtol=1e-5, atol=1e-6)
+    # a straight line has bend 0; a known detour of 0.3 in one coordinate has bend 0.3
+    line = np.linspace(0, 1, 5)[:, None, None, None] * np.ones((1, 3, 30, 3))
+    assert pc.path_bend(line * mask[None, ..., None], mask) == pytest.approx(0.0, abs=1e-12)
+    detour = line.copy()
+    detour[2, ..., 0] += 0.3
+    assert pc.path_bend(detour, mask) == pytest.approx(0.3)
+    for bad in (xs[:4], xs[0]):
+        with pytest.raises(ValueError, match="K even"):
+            pc.path_bend(bad, mask)
+    with pytest.raises(ValueError, match="no real particle"):
+        pc.path_bend(xs, np.zeros_like(mask))

@@ -43,8 +43,8 @@ from jetkit.models.generative import NoiseKey, _next_key, _pt_sorted, _raw
 from jetkit.models.transformer import ParticleAttentionBlock
 from jetkit.validation import check_cloud
 
-__all__ = ["SOLVERS", "CloudStandardiser", "ParticleCloudFlow", "cloud_flow_loss", "cloud_inputs", "reflow_loss",
-           "reflow_pairs", "sample_cloud"]
+__all__ = ["SOLVERS", "CloudStandardiser", "ParticleCloudFlow", "cloud_flow_loss", "cloud_inputs", "path_bend",
+           "reflow_loss", "reflow_pairs", "sample_cloud", "trajectories"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +204,45 @@ def _solve(model, x0, mask, n_frac, steps: int, solver: str, batch_size: int) ->
         args = [np.concatenate([a[sl], np.zeros((pad,) + a.shape[1:], a.dtype)]) for a in (x0, mask, n_frac)]
         out.append(np.asarray(_integrate(model, *args, steps, solver))[: size - pad])
     return np.concatenate(out)
+
+
+@nnx.jit(static_argnames=("steps",))
+def _trajectory(model, x0, mask, n_frac, steps: int):
+    dt = 1.0 / steps
+
+    def body(x, i):
+        t = jnp.full((x.shape[0],), i * dt)
+        v = model(x, mask, t, n_frac)
+        x = x + dt * model(x + 0.5 * dt * v, mask, t + 0.5 * dt, n_frac)
+        return x, x
+
+    _, xs = jax.lax.scan(body, x0, jnp.arange(steps))
+    return jnp.concatenate([x0[None], xs])
+
+
+def trajectories(model: ParticleCloudFlow, multiplicity, *, n_slots: int, seed: int = 0,
+                 steps: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """The paths of the flow from noise to jets: ``(xs, mask)`` with xs (steps + 1, N, n_slots, 3)
+    the states x(t_k), t_k = k / steps, of ``steps`` midpoint steps in model space (standardised
+    log pT, d_eta, d_phi; 0 at padding), the same noise as :func:`sample_cloud` with ``seed``."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    x0, mask, n_frac = _noise(multiplicity, n_slots, seed)
+    return np.asarray(_trajectory(model, x0, mask, n_frac, int(steps))), mask
+
+
+def path_bend(xs, mask) -> float:
+    """How curved the paths ``xs`` (K + 1, N, P, 3) from :func:`trajectories` are: the mean over
+    real particles of |x(1/2) - (x(0) + x(1)) / 2| (standardised units; K even), the distance
+    between a path's middle and the middle of the straight line between its ends. 0 for
+    straight paths, which one Euler step follows exactly."""
+    xs, mask = np.asarray(xs), np.asarray(mask, bool)
+    if xs.ndim != 4 or xs.shape[1:3] != mask.shape or (len(xs) - 1) % 2:
+        raise ValueError(f"need xs (K + 1, N, P, 3) with K even and mask (N, P); got {xs.shape}, {mask.shape}")
+    if not mask.any():
+        raise ValueError("mask holds no real particle")
+    gap = xs[(len(xs) - 1) // 2] - 0.5 * (xs[0] + xs[-1])
+    return float(np.linalg.norm(gap, axis=-1)[mask].mean())
 
 
 def reflow_pairs(model: ParticleCloudFlow, multiplicity, *, n_slots: int, seed: int = 0, steps: int = 32,
