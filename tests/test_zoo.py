@@ -83,3 +83,17 @@ def test_cli_lists_the_models(capsys):
     assert all(name in out for name in NAMES) and "retrain:" in out
     with pytest.raises(SystemExit):
         zoo.main(["train", "not_a_model"])
+
+
+def test_evaluate_zoo_tagger_scores_the_jets_with_the_models_own_inputs():
+    from jetkit import data, metrics
+    from jetkit.models import diagnostics
+
+    te = data.split(data.load("top_qcd"), seed=0).test[np.arange(600)]
+    row, scores = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, label="MLP on 7 features")
+    model, prepare = zoo.load("mlp7_top_qcd")
+    np.testing.assert_allclose(scores, train.predict(model, *prepare(te)).reshape(-1), rtol=1e-6)
+    assert row["model"] == "MLP on 7 features" and scores.shape == (600,)
+    assert row["auc"] == pytest.approx(metrics.auc(te.labels, scores))
+    assert row["params"] == diagnostics.count_params(model) > 0
+    assert row["jets_per_s"] > 0 and row["n_bkg50"] >= 0

@@ -1,5 +1,5 @@
-"""What a trained model costs and respects: parameter count, inference throughput, and a
-permutation test for set models."""
+"""What a trained model costs and respects: parameter count, inference throughput, a
+permutation test for set models, and the results row of a zoo tagger."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flax import nnx
 from jetkit import train
 from jetkit.metrics import classification
 
-__all__ = ["count_params", "fit_and_evaluate", "inference_throughput", "permutation_check"]
+__all__ = ["count_params", "evaluate_zoo_tagger", "fit_and_evaluate", "inference_throughput", "permutation_check"]
 
 
 def count_params(model: nnx.Module) -> int:
@@ -62,4 +62,20 @@ def fit_and_evaluate(name: str, model: nnx.Module, train_inputs: tuple, train_la
     scores = train.predict(model, *test_inputs)[:, 0]
     row = classification.evaluate(name, test_labels, scores, n_params=count_params(model), train_s=hist.seconds,
                    jets_per_s=inference_throughput(model, *test_inputs, n=1024))
+    return row, scores
+
+
+def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None) -> tuple[dict, np.ndarray]:
+    """Load the zoo tagger ``name`` (sha256-checked), score every jet of the JetDataset ``jets``
+    with exactly the inputs it was trained on, and return (results row, scores). The row's
+    ``train_s`` is the recorded training time ("zoo" if none is recorded); ``label`` names the row."""
+    from jetkit import zoo
+
+    model, prepare = zoo.load(name)
+    inputs = prepare(jets)
+    scores = train.predict(model, *inputs).reshape(-1)
+    seconds = zoo.describe(name)["metadata"].get("train_seconds")
+    row = classification.evaluate(label or name, jets.labels, scores, n_params=count_params(model),
+                                  train_s=float(seconds) if seconds is not None else "zoo",
+                                  jets_per_s=inference_throughput(model, *inputs, n=1024))
     return row, scores
