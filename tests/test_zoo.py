@@ -97,3 +97,14 @@ def test_evaluate_zoo_tagger_scores_the_jets_with_the_models_own_inputs():
     assert row["auc"] == pytest.approx(metrics.auc(te.labels, scores))
     assert row["params"] == diagnostics.count_params(model) > 0
     assert row["jets_per_s"] > 0 and row["n_bkg50"] >= 0
+
+
+def test_evaluate_zoo_tagger_without_a_recorded_training_time():
+    from jetkit import data, metrics
+    from jetkit.models import diagnostics
+
+    assert "train_seconds" not in zoo.describe("edgeconv_top_qcd")["metadata"]
+    te = data.split(data.load("top_qcd"), seed=0).test[np.arange(300)]
+    row, _ = diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te)
+    assert row["train_s"] == "zoo" and row["model"] == "edgeconv_top_qcd"
+    assert "zoo" in metrics.results_table([row])
