@@ -29,9 +29,11 @@ from flax import nnx
 
 from jetkit.models.taggers import FEATURE_INPUTS, TAGGERS, build, inputs, jet_observables, recipe_kwargs, scale_full
 
-__all__ = ["describe_in_zoo", "main", "train_tagger"]
+__all__ = ["DATA_EFFICIENCY", "data_efficiency", "describe_in_zoo", "main", "train_tagger"]
 
 CKPT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+#: The shipped results of :func:`data_efficiency` (test AUC against the number of training jets).
+DATA_EFFICIENCY = CKPT_DIR / "data_efficiency_top_qcd.json"
 
 
 def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, seed: int = 0,
@@ -97,6 +99,44 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     return best
 
 
+def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path | None = DATA_EFFICIENCY,
+                    minutes: float = 8.0, log: Callable[[str], None] = print) -> dict:
+    """Test AUC against the number of training jets: every recipe of ``models`` trained on the
+    first n jets of the training split for each n in ``sizes`` (its recipe's epochs, the epoch
+    with the best validation AUC kept, each run capped at ``minutes``), scored on the whole test
+    split; the zoo's model trained on all jets gives the last point. Writes JSON to ``out``."""
+    import json
+    import tempfile
+
+    from jetkit import data, metrics, train, zoo
+
+    test = data.split(data.load("top_qcd"), seed=0).test
+    results = {}
+    for name in models:
+        rows = results.setdefault(name, {})
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                best = train_tagger(name, n_train=n, minutes=minutes, out=Path(tmp) / "m.npz",
+                                    log=lambda line: log(f"{name} n={n}: {line}"))
+                model = build(best)
+                train.load_checkpoint(model, Path(tmp) / "m.npz")
+            scaler = (best["scaler_mean"], best["scaler_scale"]) if "scaler_mean" in best else None
+            scores = train.predict(model, *inputs(best["inputs"], best["n_particles"], scaler)(test)).reshape(-1)
+            rows[str(n)] = {"test_auc": round(float(metrics.auc(test.labels, scores)), 5), "val_auc": best["val_auc"],
+                            "epoch": best["epoch"], "train_seconds": best["train_seconds"]}
+        entry = zoo.describe(f"{name}_top_qcd")
+        rows[str(len(data.split(data.load("top_qcd"), seed=0).train))] = {
+            "test_auc": entry["zoo"]["test_metrics"]["auc"], "val_auc": entry["metadata"]["val_auc"],
+            "epoch": entry["metadata"]["epoch"], "train_seconds": entry["metadata"]["train_seconds"], "zoo": True}
+        log(f"{name}: " + ", ".join(f"{k} jets AUC {v['test_auc']:.4f}" for k, v in rows.items()))
+        report = {"dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
+                  "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(models)
+                  + " --sizes " + " ".join(map(str, sizes))}
+        if out is not None:  # after every model, so a stopped run keeps what it measured
+            Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
 _SUMMARIES = {
     "mlp7": "MLP on 7 jet observables (mass, multiplicity, girth, pT_D, z_lead, C2, D2)",
     "expert_mlp": "MLP on 14 expert observables (the 7, WTA tau1/21/32/43, mMDT mass, C2/D2 at beta 2)",
@@ -145,7 +185,10 @@ def describe_in_zoo(name: str, zoo_dir: Path = CKPT_DIR) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, choices=sorted(TAGGERS))
+    ap.add_argument("--model", choices=sorted(TAGGERS), help="the recipe to train into the zoo")
+    ap.add_argument("--data-efficiency", nargs="+", choices=sorted(TAGGERS), metavar="MODEL",
+                    help="instead: test AUC against training jets for these recipes (writes " + DATA_EFFICIENCY.name + ")")
+    ap.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000, 10000], help="with --data-efficiency")
     ap.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--minutes", type=float, default=1e9, help="stop after the epoch that passes this")
     ap.add_argument("--n-train", type=int, default=None, help="first N training jets (data-efficiency runs)")
@@ -153,6 +196,12 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--devices", type=int, default=None, help="1: no data parallelism")
     args = ap.parse_args(argv)
+    if args.data_efficiency:
+        data_efficiency(tuple(args.data_efficiency), tuple(args.sizes),
+                        minutes=8.0 if args.minutes == 1e9 else args.minutes)
+        return
+    if args.model is None:
+        ap.error("give --model NAME or --data-efficiency NAME ...")
     command = "python -m jetkit.models.tagger_training " + " ".join(sys.argv[1:] if argv is None else argv)
     train_tagger(args.model, epochs=args.epochs, minutes=args.minutes, seed=args.seed, n_train=args.n_train,
                  out=args.out, command=command if args.out is None else "",
