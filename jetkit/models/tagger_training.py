@@ -2,7 +2,8 @@
 (split seed 0) with AdamW and a one-cycle cosine schedule, the epoch with the best validation AUC
 kept (arXiv:1902.09914 compares taggers the same way).
 
-    python -m jetkit.models.tagger_training --model particlenet   # each <= 30 min on 2 CPU cores
+    python -m jetkit.models.tagger_training --model deepsets      # each <= 30 min on 2 CPU cores
+    python -m jetkit.models.tagger_training --model particlenet
     python -m jetkit.models.tagger_training --model lorentznet
     python -m jetkit.models.tagger_training --model part
     JETKIT_SCALE=full python -m jetkit.models.tagger_training --model part   # bigger, for a GPU
@@ -140,6 +141,7 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
 _SUMMARIES = {
     "mlp7": "MLP on 7 jet observables (mass, multiplicity, girth, pT_D, z_lead, C2, D2)",
     "expert_mlp": "MLP on 14 expert observables (the 7, WTA tau1/21/32/43, mMDT mass, C2/D2 at beta 2)",
+    "deepsets": "Deep Sets / Particle Flow Network (per-particle MLP, masked sum over particles, jet-level MLP)",
     "particlenet": "ParticleNet-style EdgeConv (3 blocks, max aggregation, kNN in feature space after the first)",
     "lorentznet": "LorentzNet: Lorentz-group-equivariant message passing on the constituents' four-vectors",
     "part": "ParT-lite: particle self-attention with pairwise (ln dR, ln kT, ln z, ln m2) biases, class attention",

@@ -41,6 +41,11 @@ TAGGERS: dict[str, Tagger] = {
                    "hlf7", n_particles=64, epochs=40, learning_rate=3e-3),
     "expert_mlp": Tagger("jetkit.models.mlp:MLP", {"in_features": 14, "out_features": 1, "hidden": [128, 64, 32]},
                          "expert14", n_particles=64, epochs=40, learning_rate=3e-3),
+    # Deep Sets / Particle Flow Network (arXiv:1703.06114, 1810.05165): per-particle MLP, masked
+    # sum, jet-level MLP, on the 5 features of the 64 hardest constituents.
+    "deepsets": Tagger("jetkit.models.deepsets:DeepSets", {"phi": [128, 128, 128], "rho": [128, 64]},
+                       "particles", n_particles=64, epochs=30, learning_rate=2e-3,
+                       full_kwargs={"phi": [256, 256, 256], "rho": [256, 128]}),
     # EdgeConv with max aggregation (the fast path of jetkit.models.gnn), three blocks, the later
     # two with kNN in feature space, as ParticleNet (arXiv:1902.08570) at a CPU-sized width.
     "particlenet": Tagger("jetkit.models.gnn:EdgeConvNet",
