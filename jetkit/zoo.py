@@ -229,6 +229,7 @@ _RECIPES: dict[str, _Recipe] = {
     "qat_jet5": _Recipe(_fpga_build("qat"), _fpga_prepare, _fpga_check),
     "hgq_jet5": _Recipe(_fpga_build("hgq"), _fpga_prepare, _fpga_check),
     "edgeconv_top_qcd": _Recipe(_edgeconv, _edgeconv_prepare, _tagger_check),
+    "deepsets_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "mlp7_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "expert_mlp_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "particlenet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),

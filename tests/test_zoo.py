@@ -13,9 +13,9 @@ from flax import nnx
 from jetkit import train, zoo
 from jetkit.models import gnn
 
-NAMES = ["edgeconv_top_qcd", "expert_mlp_top_qcd", "flow_matching_gluon", "flow_matching_gluon_mass", "hgq_jet5",
-         "jetclr_top_qcd", "mlp7_top_qcd", "part_top_qcd", "particle_cloud_gluon",
-         "particle_cloud_gluon_reflow", "particlenet_top_qcd", "qat_jet5"]
+NAMES = ["deepsets_top_qcd", "edgeconv_top_qcd", "expert_mlp_top_qcd", "flow_matching_gluon",
+         "flow_matching_gluon_mass", "hgq_jet5", "jetclr_top_qcd", "mlp7_top_qcd", "part_top_qcd",
+         "particle_cloud_gluon", "particle_cloud_gluon_reflow", "particlenet_top_qcd", "qat_jet5"]
 
 
 def test_the_shipped_models_are_listed_with_their_provenance():
