@@ -6,7 +6,7 @@
 ``data/checkpoints/particle_cloud_gluon.npz`` (the permutation-invariant set generator of
 :mod:`jetkit.models.particle_cloud`); ``--model reflow`` then makes
 ``data/checkpoints/particle_cloud_gluon_reflow.npz`` from it (the same network after one reflow,
-sampled with a few Euler steps). All use Adam, cosine learning-rate decay and an
+sampled with 3 midpoint steps instead of 16). All use Adam, cosine learning-rate decay and an
 exponential moving average of the weights; :func:`build_flow` and :func:`build_cloud` rebuild
 the architectures to load them into.
 """
