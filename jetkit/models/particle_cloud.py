@@ -165,18 +165,18 @@ def reflow_loss(model: ParticleCloudFlow, batch) -> jax.Array:
 SOLVERS = ("euler", "midpoint")  # network calls per step: 1, 2
 
 
+def _step(model, x, mask, n_frac, i, dt: float, solver: str):
+    """One ODE step from t = i * dt: Euler (1 network call) or the midpoint rule (2)."""
+    t = jnp.full((x.shape[0],), i * dt)
+    v = model(x, mask, t, n_frac)
+    if solver == "euler":
+        return x + dt * v
+    return x + dt * model(x + 0.5 * dt * v, mask, t + 0.5 * dt, n_frac)
+
+
 @nnx.jit(static_argnames=("steps", "solver"))
 def _integrate(model, x0, mask, n_frac, steps: int, solver: str):
-    dt = 1.0 / steps
-
-    def body(i, x):
-        t = jnp.full((x.shape[0],), i * dt)
-        v = model(x, mask, t, n_frac)
-        if solver == "euler":
-            return x + dt * v
-        return x + dt * model(x + 0.5 * dt * v, mask, t + 0.5 * dt, n_frac)
-
-    return jax.lax.fori_loop(0, steps, body, x0)
+    return jax.lax.fori_loop(0, steps, lambda i, x: _step(model, x, mask, n_frac, i, 1.0 / steps, solver), x0)
 
 
 def _noise(multiplicity, n_slots: int, seed: int):
@@ -208,12 +208,8 @@ def _solve(model, x0, mask, n_frac, steps: int, solver: str, batch_size: int) ->
 
 @nnx.jit(static_argnames=("steps",))
 def _trajectory(model, x0, mask, n_frac, steps: int):
-    dt = 1.0 / steps
-
     def body(x, i):
-        t = jnp.full((x.shape[0],), i * dt)
-        v = model(x, mask, t, n_frac)
-        x = x + dt * model(x + 0.5 * dt * v, mask, t + 0.5 * dt, n_frac)
+        x = _step(model, x, mask, n_frac, i, 1.0 / steps, "midpoint")
         return x, x
 
     _, xs = jax.lax.scan(body, x0, jnp.arange(steps))
