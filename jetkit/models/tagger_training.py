@@ -111,7 +111,8 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
 
     from jetkit import data, metrics, train, zoo
 
-    test = data.split(data.load("top_qcd"), seed=0).test
+    splits = data.split(data.load("top_qcd"), seed=0)
+    test = splits.test
     results = {}
     for name in models:
         rows = results.setdefault(name, {})
@@ -126,7 +127,7 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
             rows[str(n)] = {"test_auc": round(float(metrics.auc(test.labels, scores)), 5), "val_auc": best["val_auc"],
                             "epoch": best["epoch"], "train_seconds": best["train_seconds"]}
         entry = zoo.describe(f"{name}_top_qcd")
-        rows[str(len(data.split(data.load("top_qcd"), seed=0).train))] = {
+        rows[str(len(splits.train))] = {
             "test_auc": entry["zoo"]["test_metrics"]["auc"], "val_auc": entry["metadata"]["val_auc"],
             "epoch": entry["metadata"]["epoch"], "train_seconds": entry["metadata"]["train_seconds"], "zoo": True}
         log(f"{name}: " + ", ".join(f"{k} jets AUC {v['test_auc']:.4f}" for k, v in rows.items()))
