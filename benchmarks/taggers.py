@@ -17,12 +17,12 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from flax import nnx
 
-from jetkit import data, metrics, physics, train, zoo
+from jetkit import data, metrics, physics, zoo
 from jetkit.data.files import read_manifest
+from jetkit.models import diagnostics
 
-TAGGERS = ("mlp7_top_qcd", "expert_mlp_top_qcd", "edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd",
+TAGGERS = ("mlp7_top_qcd", "expert_mlp_top_qcd", "deepsets_top_qcd", "edgeconv_top_qcd", "particlenet_top_qcd", "part_top_qcd",
            "lorentznet_top_qcd")
 
 
@@ -48,19 +48,8 @@ def main(argv=None) -> None:
     rows = [metrics.classification.evaluate("tau32 + mass window (cut)", te.labels, cut, threshold=None,
                                             jets_per_s=len(te) / (time.perf_counter() - t0))]
     for name in TAGGERS:
-        if name not in zoo.available():
-            continue
-        model, prepare = zoo.load(name)
-        meta = zoo.describe(name)["metadata"]
-        xs = prepare(te)
-        train.predict(model, *(a[:2048] for a in xs))  # compile
-        t0 = time.perf_counter()
-        scores = train.predict(model, *xs).reshape(-1)
-        jps = len(te) / (time.perf_counter() - t0)
-        n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
-        train_s = meta.get("train_seconds", float("nan"))
-        rows.append(metrics.classification.evaluate(name, te.labels, scores, n_params=n_par,
-                                                    train_s=train_s, jets_per_s=jps))
+        if name in zoo.available():
+            rows.append(diagnostics.evaluate_zoo_tagger(name, te)[0])
     print(metrics.results_table(rows))
 
 
