@@ -232,6 +232,8 @@ _RECIPES: dict[str, _Recipe] = {
     "deepsets_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "mlp7_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "expert_mlp_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
+    "expert_bdt_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
+    "cnn_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "particlenet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "lorentznet_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),
     "part_top_qcd": _Recipe(_tagger, _tagger_prepare, _tagger_check),

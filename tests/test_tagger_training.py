@@ -37,7 +37,11 @@ def test_every_recipe_builds_and_takes_its_inputs(name, real_jets):
             tt.inputs(recipe.inputs, recipe.n_particles)
     else:
         xs = tt.inputs(recipe.inputs, recipe.n_particles)(d.particles, d.mask)
-        assert np.shape(xs[0])[1] == recipe.n_particles
+        if recipe.inputs == "images":  # a pixel grid, whatever the number of constituents
+            assert np.shape(xs[0])[1:] == (tt.IMAGE_SETTINGS["npix"],) * 2
+            np.testing.assert_allclose(np.sum(xs[0], axis=(1, 2)), 1.0, rtol=1e-5)  # pT fractions
+        else:
+            assert np.shape(xs[0])[1] == recipe.n_particles
         same = tt.inputs(recipe.inputs, recipe.n_particles)(d)  # a JetDataset works too
         assert all(np.array_equal(a, b) for a, b in zip(xs, same))
     assert all(len(a) == 6 for a in xs)
@@ -52,7 +56,7 @@ def test_bad_names_and_inputs_are_refused():
     with pytest.raises(ValueError, match="unknown tagger"):
         tagger_training.train_tagger("bdt")
     with pytest.raises(ValueError, match="unknown inputs"):
-        tt.inputs("images", 32)
+        tt.inputs("voxels", 32)
     with pytest.raises(ValueError, match="at least 2"):
         tt.inputs("particles", 1)
 
@@ -66,6 +70,20 @@ def test_a_short_training_keeps_its_best_epoch(tmp_path):
     model = tt.build(best)
     meta = train.load_checkpoint(model, tmp_path / "ln.npz")
     assert meta["val_auc"] == best["val_auc"] and meta["inputs"] == "lorentz"
+
+
+def test_a_bdt_is_trained_and_saved_like_a_network(tmp_path):
+    best = tagger_training.train_tagger("expert_bdt", n_train=600, n_val=400, out=tmp_path / "bdt.npz",
+                                        log=lambda line: None)
+    assert 1 <= best["epoch"] == best["kwargs"]["n_trees"] <= best["n_trees_fitted"] and 0.8 < best["val_auc"] <= 1
+    model = tt.build(best)
+    meta = train.load_checkpoint(model, tmp_path / "bdt.npz")
+    val = data.split(data.load("top_qcd"), seed=0).val[np.arange(400)]
+    scaler = (meta["scaler_mean"], meta["scaler_scale"])
+    scores = train.predict(model, *tt.inputs("expert14", 64, scaler)(val)).reshape(-1)
+    from jetkit import metrics
+
+    assert metrics.auc(val.labels, scores) == pytest.approx(meta["val_auc"], abs=1e-6)  # the kept trees, reloaded
 
 
 def test_data_efficiency_scores_each_size_on_the_whole_test_split(tmp_path):

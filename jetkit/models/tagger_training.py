@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit.models.taggers import FEATURE_INPUTS, TAGGERS, build, inputs, jet_observables, recipe_kwargs, scale_full
+from jetkit.models.taggers import BDT_BUILDER, FEATURE_INPUTS, TAGGERS, build, inputs, jet_observables, recipe_kwargs, scale_full
 
 __all__ = ["DATA_EFFICIENCY", "data_efficiency", "describe_in_zoo", "main", "train_tagger"]
 
@@ -66,6 +66,8 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
         meta.update(scaler_mean=scaler[0], scaler_scale=scaler[1])
     prepare = inputs(recipe.inputs, recipe.n_particles, scaler)
     x_tr, x_va = prepare(tr), prepare(va)
+    if recipe.builder == BDT_BUILDER:
+        return _train_bdt(meta, x_tr, tr.labels, x_va, va.labels, out or CKPT_DIR / f"{name}_top_qcd.npz", command, log)
     model = build(meta)
     n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
     meta["params"] = n_par
@@ -98,6 +100,29 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     total = (time.perf_counter() - t0) / 60
     log(f"best epoch {best.get('epoch')}: val AUC {best['val_auc']:.5f}; total {total:.1f} min")
     return best
+
+
+def _train_bdt(meta: dict, x_tr: tuple, y_tr, x_va: tuple, y_va, out: Path, command: str,
+               log: Callable[[str], None]) -> dict:
+    """Boost the recipe's trees (:func:`jetkit.models.bdt.fit`, the tree count picked by the
+    validation AUC) and save them like a network: checkpoint, metadata, manifest entry."""
+    from jetkit import train, zoo
+    from jetkit.models import bdt
+
+    kwargs = meta["kwargs"]
+    t0 = time.perf_counter()
+    model, info = bdt.fit(x_tr[0], y_tr, x_va[0], y_va, n_trees=kwargs["n_trees"], max_depth=kwargs["max_depth"],
+                          learning_rate=meta["learning_rate"], seed=meta["seed"])
+    elapsed = time.perf_counter() - t0
+    n_nodes = int(model.feature.shape[1])
+    meta = {**meta, "kwargs": {"n_trees": info["n_trees"], "max_depth": model.max_depth, "n_nodes": n_nodes},
+            "n_trees_fitted": kwargs["n_trees"], "epoch": info["n_trees"], "val_auc": round(info["val_auc"], 6),
+            "train_seconds": round(elapsed, 1), "params": 2 * info["n_trees"] * n_nodes}
+    log(f"BDT: {info['n_trees']} of {kwargs['n_trees']} trees kept, val AUC {info['val_auc']:.5f} ({elapsed / 60:.1f} min)")
+    train.save_checkpoint(model, out, meta)
+    if command:
+        zoo.record(out, command)
+    return meta
 
 
 def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path | None = DATA_EFFICIENCY,
@@ -141,7 +166,9 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
 
 _SUMMARIES = {
     "mlp7": "MLP on 7 jet observables (mass, multiplicity, girth, pT_D, z_lead, C2, D2)",
+    "expert_bdt": "gradient-boosted decision trees (scikit-learn) on the 14 expert observables",
     "expert_mlp": "MLP on 14 expert observables (the 7, WTA tau1/21/32/43, mMDT mass, C2/D2 at beta 2)",
+    "cnn": "CNN on 32 x 32 jet images (3 conv + pool blocks, dense head)",
     "deepsets": "Deep Sets / Particle Flow Network (per-particle MLP, masked sum over particles, jet-level MLP)",
     "particlenet": "ParticleNet-style EdgeConv (3 blocks, max aggregation, kNN in feature space after the first)",
     "lorentznet": "LorentzNet: Lorentz-group-equivariant message passing on the constituents' four-vectors",
@@ -171,6 +198,13 @@ def describe_in_zoo(name: str, zoo_dir: Path = CKPT_DIR) -> dict:
         "epochs": (f"best validation AUC at epoch {meta['epoch']} of a {meta['epochs_planned']}-epoch one-cycle "
                    f"cosine (AdamW, lr {meta['learning_rate']}, batch {meta['batch_size']})"),
         "wall_time": f"{meta['train_seconds'] / 60:.1f} min to the best epoch on 2 CPU cores (data-parallel)",
+    }
+    if meta["builder"] == BDT_BUILDER:
+        section.update(
+            epochs=(f"the first {meta['epoch']} of {meta['n_trees_fitted']} boosted trees (best validation AUC; depth "
+                    f"{meta['kwargs']['max_depth']}, learning rate {meta['learning_rate']}, subsample 0.8)"),
+            wall_time=f"{meta['train_seconds'] / 60:.1f} min to fit on one CPU core (scikit-learn)")
+    section |= {
         "val_metrics": {"auc": meta["val_auc"]},
         "test_metrics": {"jets": len(test), "auc": round(float(metrics.auc(test.labels, scores)), 5),
                          "rej30": [round(r30, 1), round(e30, 1), round(n30, 1)],

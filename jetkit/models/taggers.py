@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from flax import nnx
 
-__all__ = ["FEATURE_INPUTS", "TAGGERS", "Tagger", "build", "inputs", "jet_observables", "recipe_kwargs"]
+__all__ = ["BDT_BUILDER", "FEATURE_INPUTS", "IMAGE_SETTINGS", "TAGGERS", "Tagger", "build", "inputs", "jet_observables", "recipe_kwargs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Tagger:
     builder: str  # "module:function" returning an nnx.Module, called with rngs=nnx.Rngs(seed)
     kwargs: dict
     inputs: str  # "particles" (features, mask), "lorentz" (p4, mask), "pairs" (features, mask, pair),
+    #              "images" (32 x 32 preprocessed pT-fraction jet images),
     #              "hlf7" or "expert14" (standardised jet observables of a JetDataset)
     n_particles: int
     epochs: int
@@ -34,6 +35,8 @@ class Tagger:
     full_kwargs: dict = dataclasses.field(default_factory=dict)  # overrides with JETKIT_SCALE=full
 
 
+BDT_BUILDER = "jetkit.models.bdt:BoostedTrees"  # fitted by scikit-learn, not by gradient descent
+
 TAGGERS: dict[str, Tagger] = {
     # Physics knowledge alone: an MLP on 7 cheap jet observables, and on 14 expert observables
     # (jetkit.physics.high_level_features / expert_features), standardised on the training split.
@@ -41,6 +44,14 @@ TAGGERS: dict[str, Tagger] = {
                    "hlf7", n_particles=64, epochs=40, learning_rate=3e-3),
     "expert_mlp": Tagger("jetkit.models.mlp:MLP", {"in_features": 14, "out_features": 1, "hidden": [128, 64, 32]},
                          "expert14", n_particles=64, epochs=40, learning_rate=3e-3),
+    # The classic LHC analysis tool on the same 14 observables: gradient-boosted decision trees
+    # (jetkit.models.bdt; "epochs" is unused, the tree count is picked by the validation AUC).
+    "expert_bdt": Tagger(BDT_BUILDER, {"n_trees": 800, "max_depth": 3}, "expert14", n_particles=64, epochs=1,
+                         learning_rate=0.1),
+    # A CNN on 32 x 32 jet images (centred, rotated, flipped; arXiv:1701.08784 "DeepTop").
+    "cnn": Tagger("jetkit.models.cnn:JetCNN", {"npix": 32, "channels": [16, 32, 32], "hidden": 64},
+                  "images", n_particles=64, epochs=30, learning_rate=2e-3,
+                  full_kwargs={"npix": 40, "channels": [32, 64, 64, 64], "hidden": 128}),
     # Deep Sets / Particle Flow Network (arXiv:1703.06114, 1810.05165): per-particle MLP, masked
     # sum, jet-level MLP, on the 5 features of the 64 hardest constituents.
     "deepsets": Tagger("jetkit.models.deepsets:DeepSets", {"phi": [128, 128, 128], "rho": [128, 64]},
@@ -88,12 +99,15 @@ def build(meta: dict) -> nnx.Module:
     kwargs = dict(meta["kwargs"])
     if "blocks" in kwargs:  # JSON lists back to the (k, edge, node) tuples of EdgeConvNet
         kwargs["blocks"] = tuple((int(k), tuple(e), tuple(n)) for k, e, n in kwargs["blocks"])
-    for key in ("head", "hidden"):  # JSON lists back to tuples (LorentzNet's hidden is an int)
+    for key in ("head", "hidden", "channels"):  # JSON lists back to tuples (LorentzNet's hidden is an int)
         if isinstance(kwargs.get(key), list):
             kwargs[key] = tuple(kwargs[key])
     return _builder(meta["builder"])(**kwargs, rngs=nnx.Rngs(int(meta.get("seed", 0))))
 
 
+#: The "images" inputs: pT fractions on a 32 x 32 (d_eta, d_phi) grid, |d_eta|, |d_phi| < 0.8,
+#: centred on the pT centroid, the principal axis rotated upright, flipped to put the most pT right.
+IMAGE_SETTINGS = {"npix": 32, "extent": 0.8, "center": True, "rotate": True, "flip": True, "normalise": True}
 FEATURE_INPUTS = ("hlf7", "expert14")  # made from a whole JetDataset (jet mass, full multiplicity)
 
 
@@ -107,14 +121,15 @@ def jet_observables(kind: str, d) -> np.ndarray:
 def inputs(kind: str, n_particles: int, scaler: tuple | None = None) -> Callable:
     """``prepare(jets, mask=None)`` -> the model's input tuple: from a JetDataset, or from padded
     ``(particles, mask)`` for the particle-level kinds, which see the ``n_particles`` leading
-    constituents: ``"particles"``, ``"lorentz"``, ``"pairs"``; ``"hlf7"`` and ``"expert14"``
-    need a JetDataset and the ``scaler`` (mean, scale) of the training split (see :class:`Tagger`)."""
+    constituents: ``"particles"``, ``"lorentz"``, ``"pairs"``, ``"images"`` (:data:`IMAGE_SETTINGS`);
+    ``"hlf7"`` and ``"expert14"`` need a JetDataset and the ``scaler`` (mean, scale) of the training split (see :class:`Tagger`)."""
     from jetkit.models.inputs import particle_features
     from jetkit.models.lorentznet import lorentznet_inputs
     from jetkit.models.transformer import transformer_inputs
+    from jetkit.physics.images import jet_image
 
-    if kind not in ("particles", "lorentz", "pairs", *FEATURE_INPUTS):
-        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz', 'pairs', 'hlf7' or 'expert14'")
+    if kind not in ("particles", "lorentz", "pairs", "images", *FEATURE_INPUTS):
+        raise ValueError(f"unknown inputs {kind!r}; use 'particles', 'lorentz', 'pairs', 'images', 'hlf7' or 'expert14'")
     if n_particles < 2:
         raise ValueError(f"need at least 2 constituents per jet, got {n_particles}")
     if kind in FEATURE_INPUTS and scaler is None:
@@ -134,6 +149,8 @@ def inputs(kind: str, n_particles: int, scaler: tuple | None = None) -> Callable
             return np.asarray(particle_features(p, m)), m
         if kind == "lorentz":
             return lorentznet_inputs(p, m)
+        if kind == "images":
+            return (np.asarray(jet_image(p, m, **IMAGE_SETTINGS)),)
         return transformer_inputs(p, m)
 
     return prepare
