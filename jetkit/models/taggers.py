@@ -67,8 +67,11 @@ TAGGERS: dict[str, Tagger] = {
                                                   [16, [256, 256, 256], []]], "head": [256],
                                        "aggregation": "mean"}),
     # LorentzNet (arXiv:2201.08187): Minkowski-product messages, equivariant four-vector updates.
-    "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet", {"hidden": 32, "n_blocks": 4},
-                         "lorentz", n_particles=32, epochs=11, learning_rate=2e-3,
+    # As the paper: the two beams as extra nodes, four-vectors in GeV (scale 1), sum pooling and
+    # small batches (it learns per optimizer step, not per jet: batch 256 stalls near the mass cut).
+    "lorentznet": Tagger("jetkit.models.lorentznet:LorentzNet",
+                         {"hidden": 32, "n_blocks": 4, "beams": True, "scale": 1.0, "pooling": "sum"},
+                         "lorentz", n_particles=32, epochs=6, learning_rate=1e-3, batch_size=32,
                          full_kwargs={"hidden": 72, "n_blocks": 6}),
     # ParT-lite (arXiv:2202.03772): attention with the pairwise (ln dR, ln kT, ln z, ln m^2) bias.
     "part": Tagger("jetkit.models.transformer:ParticleTransformer",
