@@ -29,9 +29,10 @@ Choices of this version (a reviewer should know them):
   :func:`jetkit.models.inputs.particle_features` are *not* invariant and break the symmetry.
 - **Beams** (``beams=True``, as the paper and the zoo recipe): two beam four-vectors (0, 0, +-1,
   sqrt 2) GeV join the graph as extra nodes (flagged by a one-hot scalar), which breaks the
-  symmetry down to what the detector has: boosts along and rotations about the beam axis. The
-  model is still fully Lorentz *covariant*: transform the ``reference`` beams with the jet and
-  the output is unchanged. Without beams the network is invariant under all boosts and rotations.
+  symmetry down to rotations about the beam axis: the net may now use the jet's direction and
+  momentum in the lab. It stays fully Lorentz *covariant*: transform the ``reference`` beams
+  with the jet and the output is unchanged. Without beams it is invariant under all boosts and
+  rotations.
 - **Pooling.** ``"mean"`` over real nodes, or (zoo recipe) ``"sum"`` divided by the constant
   :data:`SUM_POOL_NORM`, which keeps the multiplicity, a second strong variable.
 - **LayerNorm** with epsilon = 1 replaces the paper's BatchNorm in phi_e and phi_h (no
