@@ -13,9 +13,10 @@ from flax import nnx
 from jetkit import train, zoo
 from jetkit.models import gnn
 
-NAMES = ["deepsets_top_qcd", "edgeconv_top_qcd", "expert_mlp_top_qcd", "flow_matching_gluon",
-         "flow_matching_gluon_mass", "hgq_jet5", "jetclr_top_qcd", "mlp7_top_qcd", "part_top_qcd",
-         "particle_cloud_gluon", "particle_cloud_gluon_reflow", "particlenet_top_qcd", "qat_jet5"]
+NAMES = ["cnn_top_qcd", "deepsets_top_qcd", "edgeconv_top_qcd", "expert_bdt_top_qcd", "expert_mlp_top_qcd",
+         "flow_matching_gluon", "flow_matching_gluon_mass", "hgq_jet5", "jetclr_top_qcd", "lorentznet_top_qcd",
+         "mlp7_top_qcd", "part_top_qcd", "particle_cloud_gluon", "particle_cloud_gluon_reflow",
+         "particlenet_top_qcd", "qat_jet5"]
 
 
 def test_the_shipped_models_are_listed_with_their_provenance():
@@ -108,3 +109,19 @@ def test_evaluate_zoo_tagger_without_a_recorded_training_time():
     row, _ = diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te)
     assert row["train_s"] == "zoo" and row["model"] == "edgeconv_top_qcd"
     assert "zoo" in metrics.results_table([row])
+
+
+def test_evaluate_zoo_tagger_shares_the_expert_observables_through_a_cache():
+    from jetkit import data
+    from jetkit.models import diagnostics
+
+    te = data.split(data.load("top_qcd"), seed=0).test[np.arange(300)]
+    cache = {}
+    _, mlp = diagnostics.evaluate_zoo_tagger("expert_mlp_top_qcd", te, cache=cache, chunk=200)
+    assert len(cache) == 2  # two chunks of the 14 observables
+    _, bdt = diagnostics.evaluate_zoo_tagger("expert_bdt_top_qcd", te, cache=cache, chunk=200)
+    assert len(cache) == 2  # the BDT was trained with the same scaler: nothing recomputed
+    _, alone = diagnostics.evaluate_zoo_tagger("expert_bdt_top_qcd", te)
+    np.testing.assert_array_equal(bdt, alone)
+    diagnostics.evaluate_zoo_tagger("particlenet_top_qcd", te, cache=cache)
+    assert len(cache) == 2  # particle-level inputs are not kept

@@ -66,18 +66,31 @@ def fit_and_evaluate(name: str, model: nnx.Module, train_inputs: tuple, train_la
 
 
 def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size: int = 256,
-                        chunk: int = 1500) -> tuple[dict, np.ndarray]:
+                        chunk: int = 1500, cache: dict | None = None) -> tuple[dict, np.ndarray]:
     """Load the zoo tagger ``name`` (sha256-checked), score every jet of the JetDataset ``jets``
     with exactly the inputs it was trained on (made ``chunk`` jets at a time and scored
     ``batch_size`` at a time: both keep the memory low), and return (results row, scores). The row's
     ``jets_per_s`` is that scoring pass after compilation; ``train_s`` is the recorded training
-    time ("zoo" if none is recorded); ``label`` names the row."""
+    time ("zoo" if none is recorded); ``label`` names the row. Pass the same ``cache`` dict to
+    several calls on the same ``jets``: models with identical jet-observable inputs (same kind and
+    training-split scaler, e.g. the expert MLP and BDT) then compute those observables once;
+    particle-level inputs are never cached."""
     from jetkit import zoo
+    from jetkit.models.taggers import FEATURE_INPUTS
 
     model, prepare = zoo.load(name)
+    meta = zoo.describe(name)["metadata"]
+    key = None
+    if cache is not None and meta.get("inputs") in FEATURE_INPUTS:
+        key = (meta["inputs"], tuple(meta["scaler_mean"]), tuple(meta["scaler_scale"]), id(jets), len(jets), chunk)
     parts, seconds_scoring = [], 0.0
     for s in range(0, len(jets), chunk):  # inputs chunk by chunk: a lower peak memory
-        inputs = prepare(jets[np.arange(s, min(s + chunk, len(jets)))])
+        if key is not None and (key, s) in cache:
+            inputs = cache[key, s]
+        else:
+            inputs = prepare(jets[np.arange(s, min(s + chunk, len(jets)))])
+            if key is not None:
+                cache[key, s] = inputs
         if s == 0:
             train.predict(model, *(x[:batch_size] for x in inputs), batch_size=batch_size)  # compile
         t0 = time.perf_counter()
@@ -85,7 +98,7 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
         seconds_scoring += time.perf_counter() - t0
     scores = np.concatenate(parts)
     jets_per_s = len(scores) / seconds_scoring
-    seconds = zoo.describe(name)["metadata"].get("train_seconds")
+    seconds = meta.get("train_seconds")
     row = classification.evaluate(label or name, jets.labels, scores, n_params=count_params(model),
                                   train_s=float(seconds) if seconds is not None else float("nan"),
                                   jets_per_s=jets_per_s)
