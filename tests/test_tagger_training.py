@@ -88,14 +88,17 @@ def test_a_bdt_is_trained_and_saved_like_a_network(tmp_path):
 
 def test_data_efficiency_scores_each_size_on_the_whole_test_split(tmp_path):
     out = tmp_path / "eff.json"
+    out.write_text(json.dumps({"models": {"cnn": {"1000": {"test_auc": 0.9}}, "mlp7": {"5": {"test_auc": 0.6}}}}))
     report = tagger_training.data_efficiency(("mlp7",), (400,), out=out, minutes=0.05, log=lambda line: None)
     assert json.loads(out.read_text()) == report
+    assert report["models"]["cnn"] == {"1000": {"test_auc": 0.9}}  # a model not rerun keeps its rows
+    assert "5" not in report["models"]["mlp7"]  # a rerun model's rows are replaced
     test = data.split(data.load("top_qcd"), seed=0).test
     assert report["test_jets"] == len(test) and report["split_seed"] == 0
     rows = report["models"]["mlp7"]
     assert set(rows) == {"400", "35000"}  # the zoo model is the all-jets point
     assert rows["35000"]["zoo"] and rows["35000"]["test_auc"] > rows["400"]["test_auc"] > 0.5
     assert rows["400"]["epoch"] >= 0 and 0.5 < rows["400"]["val_auc"] <= 1
-    assert "--data-efficiency mlp7 --sizes 400" in report["command"]
+    assert "--data-efficiency cnn mlp7 --sizes 400" in report["command"]
     with pytest.raises(SystemExit):
         tagger_training.main([])  # neither --model nor --data-efficiency

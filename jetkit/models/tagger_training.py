@@ -137,7 +137,8 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
     """Test AUC against the number of training jets: every recipe of ``models`` trained on the
     first n jets of the training split for each n in ``sizes`` (its recipe's epochs, the epoch
     with the best validation AUC kept, each run capped at ``minutes``), scored on the whole test
-    split; the zoo's model trained on all jets gives the last point. Writes JSON to ``out``."""
+    split; the zoo's model trained on all jets gives the last point. Writes JSON to ``out``,
+    keeping the rows of models already there and not in ``models``."""
     import json
     import tempfile
 
@@ -145,9 +146,10 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
 
     splits = data.split(data.load("top_qcd"), seed=0)
     test = splits.test
-    results = {}
+    shipped = Path(out) if out is not None and Path(out).exists() else None
+    results = json.loads(shipped.read_text())["models"] if shipped else {}  # other models' rows stay
     for name in models:
-        rows = results.setdefault(name, {})
+        rows = results[name] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 best = train_tagger(name, n_train=n, minutes=minutes, out=Path(tmp) / "m.npz",
@@ -164,7 +166,7 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
             "epoch": entry["metadata"]["epoch"], "train_seconds": entry["metadata"]["train_seconds"], "zoo": True}
         log(f"{name}: " + ", ".join(f"{k} jets AUC {v['test_auc']:.4f}" for k, v in rows.items()))
         report = {"dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
-                  "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(models)
+                  "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(sorted(results))
                   + " --sizes " + " ".join(map(str, sizes))}
         if out is not None:  # after every model, so a stopped run keeps what it measured
             Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
