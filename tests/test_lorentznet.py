@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from jetkit import train
 from jetkit.models.diagnostics import count_params
-from jetkit.models.lorentznet import (BEAMS, LGEB, SCALE, SUM_POOL_NORM, LorentzNet, lorentznet_inputs,
-                                      node_invariants, psi)
+from jetkit.models.lorentznet import (BEAMS, LGEB, SCALE, SUM_POOL_NORM, LorentzNet, _edge_layer_norm,
+                                      lorentznet_inputs, node_invariants, psi)
 from jetkit.physics.kinematics import boost, minkowski_dot
 
 N, P, HIDDEN = 8, 16, 16
@@ -361,3 +361,13 @@ def test_errors_for_bad_beams_and_pooling(jets, model):
         _beam_model()(p4, mask, reference=BEAMS[:1])
     with pytest.raises(ValueError, match="pooling"):
         LorentzNet(pooling="max", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("eps", [1.0, 1e-5])
+def test_edge_layer_norm_is_flax_layer_norm(eps):
+    norm = nnx.LayerNorm(HIDDEN, epsilon=eps, rngs=nnx.Rngs(0))
+    rng = np.random.default_rng(0)
+    norm.scale.value = jnp.asarray(rng.normal(size=HIDDEN), jnp.float32)
+    norm.bias.value = jnp.asarray(rng.normal(size=HIDDEN), jnp.float32)
+    v = jnp.asarray(rng.normal(size=(2, 5, 5, HIDDEN)) * 3 + 1, jnp.float32)
+    np.testing.assert_allclose(_edge_layer_norm(norm, v), norm(v), rtol=1e-5, atol=1e-5)

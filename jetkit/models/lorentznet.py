@@ -133,6 +133,15 @@ def _with_beams(x, s, mask, reference, scale):
     return jnp.concatenate([b, x], axis=1), s, mask
 
 
+def _edge_layer_norm(norm: nnx.LayerNorm, v):
+    """``norm(v)`` for the (B, P, P, hidden) edge tensor, with the mean and variance over the
+    last axis taken as matrix products: the same numbers (to float32 rounding) as nnx.LayerNorm,
+    ~1.3x faster on XLA:CPU, whose reductions over a short last axis run on one thread."""
+    avg = jnp.full((v.shape[-1], 1), 1.0 / v.shape[-1], v.dtype)
+    centred = v - v @ avg
+    return centred * jax.lax.rsqrt((centred * centred) @ avg + norm.epsilon) * norm.scale.value + norm.bias.value
+
+
 def _pair_mask(mask):
     """(B, P, P) bool: both constituents real, i != j."""
     return mask[:, :, None] & mask[:, None, :] & ~jnp.eye(mask.shape[1], dtype=bool)[None]
@@ -173,7 +182,7 @@ class LGEB(nnx.Module):
         diff = x[:, :, None, :] - x[:, None, :, :]
         pair = jnp.stack([psi(minkowski_dot(diff, diff)), psi(dot)], axis=-1)
         pre = self.edge_i(h)[:, :, None, :] + self.edge_j(h)[:, None, :, :] + self.edge_pair(pair)
-        m = nnx.relu(self.edge_out(nnx.relu(self.edge_norm(pre))))
+        m = nnx.relu(self.edge_out(nnx.relu(_edge_layer_norm(self.edge_norm, pre))))
         return jnp.where(pmask[..., None], m, 0.0), pmask
 
     def __call__(self, h, x, mask):
