@@ -119,6 +119,9 @@ def test_evaluate_zoo_tagger_shares_the_expert_observables_through_a_cache():
     cache = {}
     _, mlp = diagnostics.evaluate_zoo_tagger("expert_mlp_top_qcd", te, cache=cache, chunk=200)
     assert len(cache) == 2  # two chunks of the 14 observables
+    _, mlp7 = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, cache=cache, chunk=200)
+    assert len(cache) == 2  # the 7 observables are the first 7 of the 14
+    np.testing.assert_allclose(mlp7, diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, chunk=200)[1], atol=1e-5)
     _, bdt = diagnostics.evaluate_zoo_tagger("expert_bdt_top_qcd", te, cache=cache, chunk=200)
     assert len(cache) == 2  # the BDT was trained with the same scaler: nothing recomputed
     _, alone = diagnostics.evaluate_zoo_tagger("expert_bdt_top_qcd", te)

@@ -47,8 +47,8 @@ def permutation_check(model: nnx.Module, x, mask, seed: int = 0) -> float:
     perm = np.stack([rng.permutation(x.shape[1]) for _ in range(len(x))])
     xp = np.take_along_axis(np.asarray(x), perm[..., None], 1)
     mp = np.take_along_axis(np.asarray(mask), perm, 1)
-    model.eval()
-    return float(np.max(np.abs(np.asarray(model(jnp.asarray(x), mask)) - np.asarray(model(jnp.asarray(xp), mp)))))
+    n = len(x)  # one compiled forward pass (train.predict) for both orders
+    return float(np.max(np.abs(train.predict(model, x, mask, batch_size=n) - train.predict(model, xp, mp, batch_size=n))))
 
 
 def fit_and_evaluate(name: str, model: nnx.Module, train_inputs: tuple, train_labels,
@@ -72,25 +72,26 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     ``batch_size`` at a time: both keep the memory low), and return (results row, scores). The row's
     ``jets_per_s`` is that scoring pass after compilation; ``train_s`` is the recorded training
     time ("zoo" if none is recorded); ``label`` names the row. Pass the same ``cache`` dict to
-    several calls on the same ``jets``: models with identical jet-observable inputs (same kind and
-    training-split scaler, e.g. the expert MLP and BDT) then compute those observables once;
-    particle-level inputs are never cached."""
+    several calls on the same ``jets``: the jet-observable taggers (7 or 14 observables: the 7
+    are the first columns of the 14) then compute the 14 observables once and standardise them
+    with each model's own training-split scaler; particle-level inputs are never cached."""
     from jetkit import zoo
-    from jetkit.models.taggers import FEATURE_INPUTS
+    from jetkit.models.taggers import FEATURE_INPUTS, jet_observables, standardise
 
     model, prepare = zoo.load(name)
     meta = zoo.describe(name)["metadata"]
-    key = None
-    if cache is not None and meta.get("inputs") in FEATURE_INPUTS:
-        key = (meta["inputs"], tuple(meta["scaler_mean"]), tuple(meta["scaler_scale"]), id(jets), len(jets), chunk)
+    shared = cache is not None and meta.get("inputs") in FEATURE_INPUTS
     parts, seconds_scoring = [], 0.0
     for s in range(0, len(jets), chunk):  # inputs chunk by chunk: a lower peak memory
-        if key is not None and (key, s) in cache:
-            inputs = cache[key, s]
+        piece = jets[np.arange(s, min(s + chunk, len(jets)))]
+        if shared:
+            key = ("expert14", id(jets), len(jets), chunk, s)
+            if key not in cache:
+                cache[key] = jet_observables("expert14", piece)
+            obs = cache[key][:, :7] if meta["inputs"] == "hlf7" else cache[key]
+            inputs = (standardise(obs, (meta["scaler_mean"], meta["scaler_scale"])),)
         else:
-            inputs = prepare(jets[np.arange(s, min(s + chunk, len(jets)))])
-            if key is not None:
-                cache[key, s] = inputs
+            inputs = prepare(piece)
         if s == 0:
             train.predict(model, *(x[:batch_size] for x in inputs), batch_size=batch_size)  # compile
         t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from flax import nnx
 
-__all__ = ["BDT_BUILDER", "FEATURE_INPUTS", "IMAGE_SETTINGS", "TAGGERS", "Tagger", "build", "inputs", "jet_observables", "recipe_kwargs"]
+__all__ = ["BDT_BUILDER", "FEATURE_INPUTS", "IMAGE_SETTINGS", "TAGGERS", "Tagger", "build", "inputs", "jet_observables", "recipe_kwargs", "standardise"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +121,11 @@ def jet_observables(kind: str, d) -> np.ndarray:
     return (high_level_features if kind == "hlf7" else expert_features)(d)[0]
 
 
+def standardise(observables, scaler) -> np.ndarray:
+    """(observables - mean) / scale as float32, with ``scaler`` = (mean, scale) of the training split."""
+    return ((np.asarray(observables) - np.asarray(scaler[0])) / np.asarray(scaler[1])).astype(np.float32)
+
+
 def inputs(kind: str, n_particles: int, scaler: tuple | None = None) -> Callable:
     """``prepare(jets, mask=None)`` -> the model's input tuple: from a JetDataset, or from padded
     ``(particles, mask)`` for the particle-level kinds, which see the ``n_particles`` leading
@@ -143,8 +148,7 @@ def inputs(kind: str, n_particles: int, scaler: tuple | None = None) -> Callable
         if kind in FEATURE_INPUTS:
             if not hasattr(jets, "particles"):
                 raise ValueError(f"{kind!r} inputs need a JetDataset (jet mass, full multiplicity), not arrays")
-            x = (jet_observables(kind, jets) - np.asarray(scaler[0])) / np.asarray(scaler[1])
-            return (x.astype(np.float32),)
+            return (standardise(jet_observables(kind, jets), scaler),)
         if hasattr(jets, "particles"):
             jets, mask = jets.particles, jets.mask
         p, m = np.asarray(jets, np.float32)[:, :n_particles], np.asarray(mask, bool)[:, :n_particles]
