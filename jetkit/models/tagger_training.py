@@ -133,10 +133,11 @@ def _train_bdt(meta: dict, x_tr: tuple, y_tr, x_va: tuple, y_va, out: Path, comm
 
 
 def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path | None = DATA_EFFICIENCY,
-                    minutes: float = 8.0, log: Callable[[str], None] = print) -> dict:
+                    minutes: float = 8.0, epochs: int | None = None, log: Callable[[str], None] = print) -> dict:
     """Test AUC against the number of training jets: every recipe of ``models`` trained on the
     first n jets of the training split for each n in ``sizes`` (its recipe's epochs, the epoch
-    with the best validation AUC kept, each run capped at ``minutes``), scored on the whole test
+    with the best validation AUC kept, each run capped at ``minutes``; ``epochs`` overrides the
+    recipe's, for quick checks), scored on the whole test
     split; the zoo's model trained on all jets gives the last point. Writes JSON to ``out``,
     keeping the rows of models already there and not in ``models``."""
     import json
@@ -152,7 +153,7 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
         rows = results[name] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
-                best = train_tagger(name, n_train=n, minutes=minutes, out=Path(tmp) / "m.npz",
+                best = train_tagger(name, n_train=n, minutes=minutes, epochs=epochs, out=Path(tmp) / "m.npz",
                                     log=lambda line: log(f"{name} n={n}: {line}"))
                 model = build(best)
                 train.load_checkpoint(model, Path(tmp) / "m.npz")
