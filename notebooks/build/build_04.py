@@ -339,7 +339,7 @@ for name, sampler in samplers.items():
 """)
 
 code(r"""
-# NBVAL_CHECK_OUTPUT
+# a timing: not output-checked (it depends on the machine's load)
 print("each learned generator is more than 10x faster than Pythia + FastJet:", min(speedup.values()) > 10)
 """)
 
