@@ -48,12 +48,19 @@ def _splits(name: str = "top_qcd", seed: int = 0):
     return data.split(data.load(name), seed=seed)
 
 
-def pretrain(out: str | None = None, epochs: int | None = None) -> tuple[ContrastiveModel, dict]:
-    """Contrastive pre-training on unlabeled top_qcd jets (:data:`PRETRAIN`); returns the model
-    and its metadata (settings, losses, wall time) and saves both to ``out`` if given."""
+def pretrain(out: str | None = None, epochs: int | None = None, overrides: dict | None = None,
+             minutes: float = 1e9) -> tuple[ContrastiveModel, dict]:
+    """Contrastive pre-training on unlabeled top_qcd jets (:data:`PRETRAIN`, some of its settings
+    replaced by ``overrides``, e.g. ``{"batch_size": 1024}``); returns the model and its metadata
+    (settings, losses, wall time) and saves both to ``out`` if given (after every epoch, so a run
+    stopped after the epoch that passes ``minutes`` keeps its checkpoint)."""
     from jetkit import train
 
-    c = dict(PRETRAIN, epochs=int(epochs or PRETRAIN["epochs"]))
+    unknown = set(overrides or {}) - set(PRETRAIN)
+    if unknown:
+        raise ValueError(f"unknown pre-training settings {sorted(unknown)}; choose from {sorted(PRETRAIN)}")
+    c = {**PRETRAIN, **(overrides or {})}
+    c["epochs"] = int(epochs or c["epochs"])
     tr, va, _ = _splits(c["dataset"], c["split_seed"])
     unlabeled = (tr.particles, tr.mask)  # no labels: contrastive_loss could not read them
     val = (va.particles[:c["val_jets"]], va.mask[:c["val_jets"]])
@@ -61,13 +68,22 @@ def pretrain(out: str | None = None, epochs: int | None = None) -> tuple[Contras
     steps = c["epochs"] * (len(tr.particles) // c["batch_size"])
     warmup = min(c["warmup_epochs"] * (len(tr.particles) // c["batch_size"]), steps // 2)
     schedule = optax.warmup_cosine_decay_schedule(0.0, c["learning_rate"], warmup, steps)
+    from jetkit.models.tagger_training import _device_name
+
+    c["device"] = _device_name()
     t0 = time.perf_counter()
-    history = train.fit(model, unlabeled, val, loss_fn=contrastive_loss, epochs=c["epochs"],
-                        batch_size=c["batch_size"], optimizer=optax.adamw(schedule, weight_decay=c["weight_decay"]),
-                        seed=c["model_seed"], description="contrastive pre-training")
-    c.update(train_loss=[round(x, 4) for x in history.train_loss], val_loss=[round(x, 4) for x in history.val_loss],
-             seconds=round(time.perf_counter() - t0, 1))
-    if out:
+
+    def record(epoch, model, history):  # the metadata, and the checkpoint after every epoch
+        c.update(train_loss=[round(x, 4) for x in history.train_loss], val_loss=[round(x, 4) for x in history.val_loss],
+                 seconds=round(time.perf_counter() - t0, 1), epochs_done=epoch + 1)
+        if out:
+            train.save_checkpoint(model, out, c)
+        return time.perf_counter() - t0 > 60 * minutes
+
+    train.fit(model, unlabeled, val, loss_fn=contrastive_loss, epochs=c["epochs"],
+              batch_size=c["batch_size"], optimizer=optax.adamw(schedule, weight_decay=c["weight_decay"]),
+              seed=c["model_seed"], description="contrastive pre-training", on_epoch=record)
+    if out:  # the epoch of lowest validation loss, restored by fit
         train.save_checkpoint(model, out, c)
     return model, c
 
@@ -174,10 +190,17 @@ def main(argv=None) -> None:
     parser.add_argument("command", choices=["pretrain", "evaluate"])
     parser.add_argument("--out", required=True, help="checkpoint (.npz) for pretrain, JSON for evaluate")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--minutes", type=float, default=1e9, help="pretrain: stop after the epoch that passes this")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=JSON",
+                        help="pretrain: override settings of PRETRAIN, e.g. --set batch_size=1024")
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint (default: data/checkpoints/jetclr_top_qcd.npz)")
     args = parser.parse_args(argv)
     if args.command == "pretrain":
-        _, meta = pretrain(args.out, args.epochs)
+        try:
+            overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+        except ValueError:
+            parser.error(f"--set takes KEY=JSON pairs, got {args.set}")
+        _, meta = pretrain(args.out, args.epochs, overrides, args.minutes)
         print(f"saved {args.out}: final losses {meta['train_loss'][-1]} / {meta['val_loss'][-1]}, {meta['seconds']} s")
         return
     from jetkit import train

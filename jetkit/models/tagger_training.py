@@ -19,6 +19,8 @@ The recipes (sizes, inputs) are in :mod:`jetkit.models.taggers`.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -39,8 +41,10 @@ DATA_EFFICIENCY = CKPT_DIR / "data_efficiency_top_qcd.json"
 
 def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, seed: int = 0,
                  n_train: int | None = None, n_val: int | None = None, out: Path | None = None, command: str = "",
-                 data_parallel: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Train the recipe ``name`` of :data:`TAGGERS`; returns the best epoch's metadata."""
+                 data_parallel: bool = True, overrides: dict | None = None,
+                 log: Callable[[str], None] = print) -> dict:
+    """Train the recipe ``name`` of :data:`TAGGERS` (``overrides`` replace some of its builder's
+    keyword arguments, e.g. ``{"dropout": 0.1}``); returns the best epoch's metadata."""
     import jax
 
     from jetkit import data, metrics, train, zoo
@@ -48,12 +52,13 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     if name not in TAGGERS:
         raise ValueError(f"unknown tagger {name!r}; choose from {sorted(TAGGERS)}")
     recipe = TAGGERS[name]
-    kwargs = recipe_kwargs(name)
+    kwargs = {**recipe_kwargs(name), **(overrides or {})}
     epochs = int(epochs or recipe.epochs)
     meta = {"builder": recipe.builder, "kwargs": kwargs, "inputs": recipe.inputs,
             "n_particles": recipe.n_particles, "seed": seed, "split_seed": 0, "epochs_planned": epochs,
             "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
-            "n_train": n_train, "n_val": n_val, "scale": "full" if scale_full() else "cpu"}
+            "n_train": n_train, "n_val": n_val, "scale": "full" if scale_full() else "cpu",
+            "device": _device_name()}
     tr, va, _ = data.split(data.load("top_qcd"), seed=0)
     if n_train is not None:
         tr = tr[np.arange(min(n_train, len(tr)))]
@@ -103,6 +108,17 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     return best
 
 
+def _device_name() -> str:
+    """Where training runs, for the manifest: "2 CPU cores" or the accelerator's name."""
+    import jax
+
+    from jetkit import parallel
+
+    if jax.default_backend() == "cpu":
+        return f"{parallel.available_cores()} CPU cores"
+    return f"{jax.device_count()} x {jax.devices()[0].device_kind}"
+
+
 def _shardable(inputs: str) -> bool:
     """Whether a recipe trains data-parallel over the CPU devices: not the CNN ("images"), whose
     cross-device all-reduce of convolution gradients deadlocks in XLA:CPU (jax 0.10.2)."""
@@ -133,14 +149,16 @@ def _train_bdt(meta: dict, x_tr: tuple, y_tr, x_va: tuple, y_va, out: Path, comm
 
 
 def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path | None = DATA_EFFICIENCY,
-                    minutes: float = 8.0, epochs: int | None = None, log: Callable[[str], None] = print) -> dict:
+                    minutes: float = 8.0, epochs: int | None = None, matched_steps: bool = False,
+                    log: Callable[[str], None] = print) -> dict:
     """Test AUC against the number of training jets: every recipe of ``models`` trained on the
-    first n jets of the training split for each n in ``sizes`` (its recipe's epochs, the epoch
-    with the best validation AUC kept, each run capped at ``minutes``; ``epochs`` overrides the
-    recipe's, for quick checks), scored on the whole test
-    split; the zoo's model trained on all jets gives the last point. Writes JSON to ``out``,
+    first n jets of the training split for each n in ``sizes`` (the epoch with the best
+    validation AUC kept, each run capped at ``minutes``), scored on the whole test split; the
+    zoo's model trained on all jets gives the last point. Each run trains its recipe's epochs
+    (``epochs`` overrides them, for quick checks); with ``matched_steps`` the zoo model's epochs
+    times (training jets / n), i.e. as many optimizer steps as the zoo model took, so a small
+    training set is not also a short training. Writes JSON to ``out`` after every point,
     keeping the rows of models already there and not in ``models``."""
-    import json
     import tempfile
 
     from jetkit import data, metrics, train, zoo
@@ -149,28 +167,41 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
     test = splits.test
     shipped = Path(out) if out is not None and Path(out).exists() else None
     results = json.loads(shipped.read_text())["models"] if shipped else {}  # other models' rows stay
+    protocol = ("steps: each point trains as many optimizer steps as the zoo model (its epochs x 35000 / n)"
+                if matched_steps else "epochs: each point trains its recipe's epochs")
+
+    def write() -> dict:
+        report = {"dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
+                  "protocol": protocol,
+                  "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(sorted(results))
+                  + " --sizes " + " ".join(map(str, sizes)) + (" --matched-steps" if matched_steps else "")}
+        if out is not None:  # after every point, so a stopped run keeps what it measured
+            Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        return report
+
     for name in models:
         rows = results[name] = {}
+        entry = zoo.describe(f"{name}_top_qcd")
         for n in sizes:
+            n_epochs = epochs
+            if matched_steps and TAGGERS[name].builder != BDT_BUILDER:
+                n_epochs = math.ceil((epochs or entry["metadata"]["epochs_planned"]) * len(splits.train) / n)
             with tempfile.TemporaryDirectory() as tmp:
-                best = train_tagger(name, n_train=n, minutes=minutes, epochs=epochs, out=Path(tmp) / "m.npz",
+                best = train_tagger(name, n_train=n, minutes=minutes, epochs=n_epochs, out=Path(tmp) / "m.npz",
                                     log=lambda line: log(f"{name} n={n}: {line}"))
                 model = build(best)
                 train.load_checkpoint(model, Path(tmp) / "m.npz")
             scaler = (best["scaler_mean"], best["scaler_scale"]) if "scaler_mean" in best else None
             scores = train.predict(model, *inputs(best["inputs"], best["n_particles"], scaler)(test)).reshape(-1)
             rows[str(n)] = {"test_auc": round(float(metrics.auc(test.labels, scores)), 5), "val_auc": best["val_auc"],
-                            "epoch": best["epoch"], "train_seconds": best["train_seconds"]}
-        entry = zoo.describe(f"{name}_top_qcd")
+                            "epoch": best["epoch"], "epochs_planned": best["epochs_planned"],
+                            "train_seconds": best["train_seconds"], "device": best["device"]}
+            write()
         rows[str(len(splits.train))] = {
             "test_auc": entry["zoo"]["test_metrics"]["auc"], "val_auc": entry["metadata"]["val_auc"],
             "epoch": entry["metadata"]["epoch"], "train_seconds": entry["metadata"]["train_seconds"], "zoo": True}
         log(f"{name}: " + ", ".join(f"{k} jets AUC {v['test_auc']:.4f}" for k, v in rows.items()))
-        report = {"dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
-                  "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(sorted(results))
-                  + " --sizes " + " ".join(map(str, sizes))}
-        if out is not None:  # after every model, so a stopped run keeps what it measured
-            Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        report = write()
     return report
 
 
@@ -189,8 +220,6 @@ _SUMMARIES = {
 def describe_in_zoo(name: str, zoo_dir: Path = CKPT_DIR) -> dict:
     """Write the ``"zoo"`` section of a trained tagger's manifest entry: what it is, its inputs and
     training, the test-split metrics and the check (AUC on the first 2000 test jets); returns it."""
-    import json
-
     from jetkit import data, metrics, train, zoo
 
     entry_name = f"{name}_top_qcd"
@@ -207,8 +236,9 @@ def describe_in_zoo(name: str, zoo_dir: Path = CKPT_DIR) -> dict:
         "split": "jetkit.data.split(top_qcd, seed=0).train (35 000 jets); val (7 500) picks the epoch",
         "epochs": (f"best validation AUC at epoch {meta['epoch']} of a {meta['epochs_planned']}-epoch one-cycle "
                    f"cosine (AdamW, lr {meta['learning_rate']}, batch {meta['batch_size']})"),
-        "wall_time": (f"{meta['train_seconds'] / 60:.1f} min to the best epoch on 2 CPU cores"
-                      + (" (data-parallel)" if _shardable(meta["inputs"]) else "")),
+        "wall_time": (f"{meta['train_seconds'] / 60:.1f} min to the best epoch on {meta.get('device', '2 CPU cores')}"
+                      + (" (data-parallel)" if _shardable(meta["inputs"]) and "CPU" in meta.get("device", "CPU")
+                         else "")),
     }
     if meta["builder"] == BDT_BUILDER:
         section.update(
@@ -243,17 +273,26 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--devices", type=int, default=None, help="1: no data parallelism")
+    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=JSON",
+                    help="override builder arguments of the recipe, e.g. --set dropout=0.1")
+    ap.add_argument("--matched-steps", action="store_true",
+                    help="with --data-efficiency: as many optimizer steps at every size as the zoo model took")
+    ap.add_argument("--results", type=Path, default=DATA_EFFICIENCY, help="with --data-efficiency: the JSON to write")
     args = ap.parse_args(argv)
     if args.data_efficiency:
-        data_efficiency(tuple(args.data_efficiency), tuple(args.sizes),
-                        minutes=8.0 if args.minutes == 1e9 else args.minutes)
+        data_efficiency(tuple(args.data_efficiency), tuple(args.sizes), out=args.results, epochs=args.epochs,
+                        minutes=8.0 if args.minutes == 1e9 else args.minutes, matched_steps=args.matched_steps)
         return
     if args.model is None:
         ap.error("give --model NAME or --data-efficiency NAME ...")
     command = "python -m jetkit.models.tagger_training " + " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    except ValueError:
+        ap.error(f"--set takes KEY=JSON pairs, got {args.set}")
     train_tagger(args.model, epochs=args.epochs, minutes=args.minutes, seed=args.seed, n_train=args.n_train,
                  out=args.out, command=command if args.out is None else "",
-                 data_parallel=args.devices != 1)
+                 data_parallel=args.devices != 1, overrides=overrides)
     if args.out is None:
         print(describe_in_zoo(args.model))
 

@@ -151,6 +151,18 @@ class _MultiHeadAttention(nnx.Module):
         return self.out(o.transpose(0, 2, 1, 3).reshape(n, length, -1))
 
 
+def _dropout(rate: float, rngs: nnx.Rngs):
+    """Residual dropout (ParT uses 0.1; on only in train mode), or the identity for rate 0, which
+    keeps the module free of random state (the shipped checkpoints hold no dropout streams)."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {rate}")
+    return nnx.Dropout(rate, rngs=rngs) if rate > 0 else _identity
+
+
+def _identity(h):
+    return h
+
+
 class _FeedForward(nnx.Module):
     def __init__(self, dim: int, ratio: int, *, rngs: nnx.Rngs):
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
@@ -180,15 +192,16 @@ class ParticleAttentionBlock(nnx.Module):
     pre-LN feed-forward (width ``ffn_ratio * dim``); both with residual connections.
     ``block(h, mask, bias=None)`` with ``h`` (N, P, dim) -> (N, P, dim), 0 at padded slots."""
 
-    def __init__(self, dim: int, heads: int, *, ffn_ratio: int = 4, rngs: nnx.Rngs):
+    def __init__(self, dim: int, heads: int, *, ffn_ratio: int = 4, dropout: float = 0.0, rngs: nnx.Rngs):
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
         self.attn = _MultiHeadAttention(dim, heads, rngs=rngs)
         self.ffn = _FeedForward(dim, ffn_ratio, rngs=rngs)
+        self.drop = _dropout(dropout, rngs)
 
     def __call__(self, h, mask, bias=None):
         u = self.norm(h)
-        h = h + self.attn(u, u, mask, bias)
-        h = h + self.ffn(h)
+        h = h + self.drop(self.attn(u, u, mask, bias))
+        h = h + self.drop(self.ffn(h))
         return jnp.where(mask[..., None], h, 0.0)
 
 
@@ -198,16 +211,17 @@ class ClassAttentionBlock(nnx.Module):
     residual connections. Returns the updated class token (N, 1, dim). The class token is always
     a valid key, so a jet with no real particle is safe."""
 
-    def __init__(self, dim: int, heads: int, *, ffn_ratio: int = 4, rngs: nnx.Rngs):
+    def __init__(self, dim: int, heads: int, *, ffn_ratio: int = 4, dropout: float = 0.0, rngs: nnx.Rngs):
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
         self.attn = _MultiHeadAttention(dim, heads, rngs=rngs)
         self.ffn = _FeedForward(dim, ffn_ratio, rngs=rngs)
+        self.drop = _dropout(dropout, rngs)
 
     def __call__(self, cls, h, mask):
         context = self.norm(jnp.concatenate([cls, h], axis=1))
         key_mask = jnp.concatenate([jnp.ones(mask.shape[:1] + (1,), bool), mask], axis=1)
-        cls = cls + self.attn(context[:, :1], context, key_mask)
-        return cls + self.ffn(cls)
+        cls = cls + self.drop(self.attn(context[:, :1], context, key_mask))
+        return cls + self.drop(self.ffn(cls))
 
 
 class ParticleTransformer(nnx.Module):
@@ -222,6 +236,8 @@ class ParticleTransformer(nnx.Module):
     real), ``pair`` (N, P, P, 4) from :func:`pairwise_features` (required unless
     ``pair_hidden=0``, which builds the plain-Transformer ablation without interaction term).
     ``model.embed(x, mask, pair)`` -> (N, dim) jet representation before the head (SSL encoder).
+    ``dropout`` > 0 drops the attention and feed-forward outputs before each residual sum in
+    train mode (ParT trains with 0.1; the default 0 has no random state).
 
     The default size (F = 5, dim 64, 4 heads, 3 + 1 blocks, FFN ratio 4, pair MLP 32) has
     205,029 parameters (204,964 + 65 * ``n_classes``): 49,984 per attention block, 4,544 in
@@ -230,7 +246,7 @@ class ParticleTransformer(nnx.Module):
 
     def __init__(self, in_features: int = N_FEATURES, n_classes: int = 1, dim: int = 64, heads: int = 4,
                  n_blocks: int = 3, n_class_blocks: int = 1, pair_hidden: int = 32, *, ffn_ratio: int = 4,
-                 rngs: nnx.Rngs):
+                 dropout: float = 0.0, rngs: nnx.Rngs):
         if min(in_features, n_classes, dim, heads, n_class_blocks, ffn_ratio) < 1 or min(n_blocks, pair_hidden) < 0:
             raise ValueError("in_features, n_classes, dim, heads, n_class_blocks and ffn_ratio must be >= 1 and "
                              f"n_blocks, pair_hidden >= 0; got {in_features}, {n_classes}, {dim}, {heads}, "
@@ -241,9 +257,9 @@ class ParticleTransformer(nnx.Module):
         self.embed_in = nnx.Linear(in_features, dim, rngs=rngs)
         self.embed_out = nnx.Linear(dim, dim, rngs=rngs)
         self.pair_embed = PairEmbedding(heads, pair_hidden, rngs=rngs) if pair_hidden else None
-        self.blocks = nnx.List([ParticleAttentionBlock(dim, heads, ffn_ratio=ffn_ratio, rngs=rngs)
+        self.blocks = nnx.List([ParticleAttentionBlock(dim, heads, ffn_ratio=ffn_ratio, dropout=dropout, rngs=rngs)
                                 for _ in range(n_blocks)])
-        self.class_blocks = nnx.List([ClassAttentionBlock(dim, heads, ffn_ratio=ffn_ratio, rngs=rngs)
+        self.class_blocks = nnx.List([ClassAttentionBlock(dim, heads, ffn_ratio=ffn_ratio, dropout=dropout, rngs=rngs)
                                       for _ in range(n_class_blocks)])
         self.cls_token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -2.0, 2.0, (1, 1, dim)))
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
