@@ -149,6 +149,8 @@ def test_bad_options_raise():
         ssl.ContrastiveModel(augmentation={"width": -1.0}, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError):
         ssl.ContrastiveModel(temperature=0.0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="unknown pre-training settings"):
+        recipe.pretrain(overrides={"batchsize": 512})  # refused before any jet is loaded
 
 
 # ------------------------------------------------------------------------------ few labels

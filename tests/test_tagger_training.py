@@ -103,3 +103,34 @@ def test_data_efficiency_scores_each_size_on_the_whole_test_split(tmp_path):
     assert "--data-efficiency cnn mlp7 --sizes 400" in report["command"]
     with pytest.raises(SystemExit):
         tagger_training.main([])  # neither --model nor --data-efficiency
+
+
+def test_the_seven_observables_are_the_first_of_the_fourteen(real_jets):
+    d = _dataset(real_jets, 8)
+    expert = tt.jet_observables("expert14", d)
+    np.testing.assert_array_equal(tt.observables_from_expert("hlf7", expert), tt.jet_observables("hlf7", d))
+    np.testing.assert_array_equal(tt.observables_from_expert("expert14", expert), expert)
+    with pytest.raises(ValueError, match="unknown feature input"):
+        tt.observables_from_expert("particles", expert)
+    with pytest.raises(ValueError, match="14 expert"):
+        tt.observables_from_expert("hlf7", expert[:, :7])
+
+
+def test_matched_steps_give_small_sets_more_epochs(tmp_path):
+    report = tagger_training.data_efficiency(("mlp7",), (2000,), out=tmp_path / "eff.json", epochs=1,
+                                             matched_steps=True, minutes=1.0, log=lambda line: None)
+    row = report["models"]["mlp7"]["2000"]
+    assert row["epochs_planned"] == 18  # ceil(1 epoch x 35000 / 2000 jets): the steps of one full epoch
+    assert 0 <= row["epoch"] < 18 and 0.5 < row["test_auc"] <= 1 and row["device"].endswith("CPU cores")
+    assert report["protocol"].startswith("steps") and report["command"].endswith("--matched-steps")
+
+
+def test_overrides_reach_the_builder_and_the_checkpoint(tmp_path):
+    best = tagger_training.train_tagger("part", epochs=1, n_train=256, n_val=256, out=tmp_path / "p.npz",
+                                        overrides={"dropout": 0.1, "n_blocks": 1}, log=lambda line: None)
+    assert best["kwargs"]["dropout"] == 0.1 and best["kwargs"]["n_blocks"] == 1
+    model = tt.build(best)
+    assert len(model.blocks) == 1
+    assert train.load_checkpoint(model, tmp_path / "p.npz")["kwargs"] == best["kwargs"]
+    with pytest.raises(SystemExit):
+        tagger_training.main(["--model", "part", "--set", "dropout"])  # KEY=JSON, not KEY

@@ -272,3 +272,20 @@ def test_errors_for_wrong_shapes(jets):
         ParticleTransformer(N_FEATURES, dim=30, heads=4, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=">= 1"):
         ParticleTransformer(N_FEATURES, n_classes=0, rngs=nnx.Rngs(0))
+
+
+def test_dropout_acts_in_training_only_and_is_not_saved(jets, tmp_path):
+    _, x, mask, pair = jets
+    model = ParticleTransformer(dim=16, heads=2, n_blocks=1, pair_hidden=8, dropout=0.3, rngs=nnx.Rngs(0))
+    model.train()
+    first, second = np.asarray(model(x, mask, pair)), np.asarray(model(x, mask, pair))
+    assert np.abs(first - second).max() > 1e-4  # a new mask per call
+    model.eval()
+    np.testing.assert_array_equal(_out(model, x, mask, pair), _out(model, x, mask, pair))
+    train.save_checkpoint(model, tmp_path / "d.npz")
+    plain = ParticleTransformer(dim=16, heads=2, n_blocks=1, pair_hidden=8, rngs=nnx.Rngs(1))  # no dropout
+    train.load_checkpoint(plain, tmp_path / "d.npz")  # the checkpoint holds parameters, no random streams
+    np.testing.assert_allclose(_out(plain, x, mask, pair), _out(model, x, mask, pair), atol=1e-6)
+    for rate in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="dropout"):
+            ParticleTransformer(dropout=rate, rngs=nnx.Rngs(0))

@@ -72,11 +72,11 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     ``batch_size`` at a time: both keep the memory low), and return (results row, scores). The row's
     ``jets_per_s`` is that scoring pass after compilation; ``train_s`` is the recorded training
     time ("zoo" if none is recorded); ``label`` names the row. Pass the same ``cache`` dict to
-    several calls on the same ``jets``: the jet-observable taggers (7 or 14 observables: the 7
-    are the first columns of the 14) then compute the 14 observables once and standardise them
+    several calls on the same ``jets``: the jet-observable taggers (7 or 14 observables,
+    :func:`~jetkit.models.taggers.observables_from_expert`) then compute the 14 observables once and standardise them
     with each model's own training-split scaler; particle-level inputs are never cached."""
     from jetkit import zoo
-    from jetkit.models.taggers import FEATURE_INPUTS, jet_observables, standardise
+    from jetkit.models.taggers import FEATURE_INPUTS, jet_observables, observables_from_expert, standardise
 
     model, prepare = zoo.load(name)
     meta = zoo.describe(name)["metadata"]
@@ -88,7 +88,7 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
             key = ("expert14", id(jets), len(jets), chunk, s)
             if key not in cache:
                 cache[key] = jet_observables("expert14", piece)
-            obs = cache[key][:, :7] if meta["inputs"] == "hlf7" else cache[key]
+            obs = observables_from_expert(meta["inputs"], cache[key])
             inputs = (standardise(obs, (meta["scaler_mean"], meta["scaler_scale"])),)
         else:
             inputs = prepare(piece)
