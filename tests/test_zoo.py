@@ -128,3 +128,38 @@ def test_evaluate_zoo_tagger_shares_the_expert_observables_through_a_cache():
     np.testing.assert_array_equal(bdt, alone)
     diagnostics.evaluate_zoo_tagger("particlenet_top_qcd", te, cache=cache)
     assert len(cache) == 2  # particle-level inputs are not kept
+
+
+def test_shipped_scores_are_used_only_for_their_jets_and_checkpoint_and_are_checked(tmp_path):
+    from jetkit import data
+    from jetkit.models import diagnostics
+
+    te = data.split(data.load("top_qcd"), seed=0).test[np.arange(300)]
+    path = diagnostics.save_zoo_scores(["mlp7_top_qcd", "edgeconv_top_qcd"], te, tmp_path / "scores.npz")
+    _, live = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te)
+    row, shipped = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, shipped=path, verify=50)
+    np.testing.assert_allclose(shipped, live, atol=1e-5)
+    assert row["jets_per_s"] > 0 and shipped.shape == (300,)
+    edge, _ = diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te, shipped=path, verify=50)
+    assert edge["train_s"] == "zoo"  # no recorded training time, as without shipped scores
+    other = te[np.arange(200)]  # other jets: the shipped scores are ignored, everything is scored
+    _, scores = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", other, shipped=path, verify=50)
+    assert scores.shape == (200,)
+    with np.load(path) as f:  # scores that do not come from this model are refused
+        arrays = {k: f[k] for k in f.files}
+    arrays["mlp7_top_qcd"] = arrays["mlp7_top_qcd"] + 0.1
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="--score-test"):
+        diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, shipped=tmp_path / "bad.npz", verify=50)
+
+
+def test_the_shipped_test_scores_match_the_zoo_models():
+    from jetkit import data
+    from jetkit.models import diagnostics
+
+    test = data.split(data.load("top_qcd"), seed=0).test
+    with np.load(diagnostics.ZOO_SCORES) as f:
+        meta = json.loads(str(f["__metadata__"]))
+    assert meta["jets"] == diagnostics.jets_fingerprint(test) and meta["n_jets"] == len(test)
+    for name, sha in meta["sha256"].items():
+        assert sha == zoo.describe(name)["sha256"], f"{name}: rerun --score-test"

@@ -3,7 +3,10 @@ permutation test for set models, and the results row of a zoo tagger."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +16,12 @@ from flax import nnx
 from jetkit import train
 from jetkit.metrics import classification
 
-__all__ = ["count_params", "evaluate_zoo_tagger", "fit_and_evaluate", "inference_throughput", "permutation_check"]
+__all__ = ["ZOO_SCORES", "count_params", "evaluate_zoo_tagger", "fit_and_evaluate", "inference_throughput",
+           "jets_fingerprint", "permutation_check", "save_zoo_scores"]
+
+#: The zoo taggers' scores on the whole top_qcd test split (split seed 0), made by
+#: ``python -m jetkit.models.tagger_training --score-test`` (:func:`save_zoo_scores`).
+ZOO_SCORES = Path(__file__).resolve().parents[2] / "data" / "checkpoints" / "zoo_scores_top_qcd_test.npz"
 
 
 def count_params(model: nnx.Module) -> int:
@@ -65,8 +73,46 @@ def fit_and_evaluate(name: str, model: nnx.Module, train_inputs: tuple, train_la
     return row, scores
 
 
+def jets_fingerprint(jets) -> str:
+    """A short sha256 of a JetDataset's constituents, mask and labels: which jets scores belong to."""
+    h = hashlib.sha256()
+    for a in (jets.particles, jets.mask, jets.labels):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def save_zoo_scores(names, jets, out: str | Path = ZOO_SCORES) -> Path:
+    """Score every jet of ``jets`` with each zoo tagger of ``names`` (:func:`evaluate_zoo_tagger`)
+    and save the scores (.npz) with each checkpoint's sha256 and the jets' fingerprint, for
+    ``evaluate_zoo_tagger(..., shipped=out)``."""
+    from jetkit import zoo
+    from jetkit.data.files import save_npz
+
+    cache, arrays, meta = {}, {}, {"jets": jets_fingerprint(jets), "n_jets": len(jets), "sha256": {}}
+    for name in names:
+        arrays[name] = evaluate_zoo_tagger(name, jets, cache=cache)[1].astype(np.float32)
+        meta["sha256"][name] = zoo.describe(name)["sha256"]
+    arrays["__metadata__"] = np.array(json.dumps(meta, sort_keys=True))
+    save_npz(Path(out), arrays)
+    return Path(out)
+
+
+def _shipped_scores(name: str, jets, shipped: Path) -> np.ndarray | None:
+    """The shipped scores of ``name`` on exactly these jets from this checkpoint, else None."""
+    from jetkit import zoo
+
+    if not Path(shipped).exists():
+        return None
+    with np.load(shipped) as f:
+        meta = json.loads(str(f["__metadata__"]))
+        fresh = (name in f.files and meta["sha256"].get(name) == zoo.describe(name)["sha256"]
+                 and meta["n_jets"] == len(jets) and meta["jets"] == jets_fingerprint(jets))
+        return np.asarray(f[name]) if fresh else None
+
+
 def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size: int = 256,
-                        chunk: int = 1500, cache: dict | None = None) -> tuple[dict, np.ndarray]:
+                        chunk: int = 1500, cache: dict | None = None, shipped: str | Path | None = None,
+                        verify: int = 500) -> tuple[dict, np.ndarray]:
     """Load the zoo tagger ``name`` (sha256-checked), score every jet of the JetDataset ``jets``
     with exactly the inputs it was trained on (made ``chunk`` jets at a time and scored
     ``batch_size`` at a time: both keep the memory low), and return (results row, scores). The row's
@@ -74,7 +120,30 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     time ("zoo" if none is recorded); ``label`` names the row. Pass the same ``cache`` dict to
     several calls on the same ``jets``: the jet-observable taggers (7 or 14 observables,
     :func:`~jetkit.models.taggers.observables_from_expert`) then compute the 14 observables once and standardise them
-    with each model's own training-split scaler; particle-level inputs are never cached."""
+    with each model's own training-split scaler; particle-level inputs are never cached.
+
+    ``shipped`` (e.g. :data:`ZOO_SCORES`): if it holds this checkpoint's scores of exactly these
+    jets, only the first ``verify`` jets are scored here; they must agree with the shipped
+    scores to 1e-4 (else ValueError), and the row (throughput too) uses the shipped scores of
+    all jets. Scores of another checkpoint or other jets are ignored: everything is scored."""
+    if shipped is not None:
+        stored = _shipped_scores(name, jets, Path(shipped))
+        if stored is not None:
+            key = ("verify", id(jets), len(jets), verify)  # one subset per jets: its observables are shared too
+            own = {} if cache is None else cache
+            subset = own.setdefault(key, jets[np.arange(min(verify, len(jets)))])
+            row, live = evaluate_zoo_tagger(name, subset, label=label, batch_size=batch_size, chunk=chunk,
+                                            cache=cache)
+            if not np.allclose(live, stored[:len(live)], rtol=0, atol=1e-4):
+                raise ValueError(f"{name}: the shipped scores in {Path(shipped).name} differ from the model's "
+                                 f"(max {np.abs(live - stored[:len(live)]).max():.2g}); rerun "
+                                 "python -m jetkit.models.tagger_training --score-test")
+            recorded = row["train_s"]  # seconds, or "zoo" where none is recorded
+            full = classification.evaluate(label or name, jets.labels, stored, n_params=row["params"],
+                                           train_s=float("nan") if isinstance(recorded, str) else recorded,
+                                           jets_per_s=row["jets_per_s"])
+            full["train_s"] = recorded
+            return full, stored
     from jetkit import zoo
     from jetkit.models.taggers import FEATURE_INPUTS, jet_observables, observables_from_expert, standardise
 

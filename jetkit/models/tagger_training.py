@@ -278,7 +278,16 @@ def main(argv=None) -> None:
     ap.add_argument("--matched-steps", action="store_true",
                     help="with --data-efficiency: as many optimizer steps at every size as the zoo model took")
     ap.add_argument("--results", type=Path, default=DATA_EFFICIENCY, help="with --data-efficiency: the JSON to write")
+    ap.add_argument("--score-test", action="store_true",
+                    help="instead: save every zoo tagger's scores of the whole test split (notebook 02 checks them)")
     args = ap.parse_args(argv)
+    if args.score_test:
+        from jetkit import data
+        from jetkit.models.diagnostics import ZOO_SCORES, save_zoo_scores
+
+        test = data.split(data.load("top_qcd"), seed=0).test
+        print(save_zoo_scores([f"{name}_top_qcd" for name in sorted(TAGGERS)], test, ZOO_SCORES))
+        return
     if args.data_efficiency:
         data_efficiency(tuple(args.data_efficiency), tuple(args.sizes), out=args.results, epochs=args.epochs,
                         minutes=8.0 if args.minutes == 1e9 else args.minutes, matched_steps=args.matched_steps)
