@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["available_cores", "cpu_devices", "initialize", "is_main_process", "over_jets", "placement",
+__all__ = ["available_cores", "cpu_devices", "device_name", "initialize", "is_main_process", "over_jets", "placement",
            "process_batch", "replicate"]
 
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -51,6 +51,13 @@ def available_cores() -> int:
     except (OSError, ValueError):
         pass
     return max(1, cores)
+
+
+def device_name() -> str:
+    """Where JAX computes, for a training record: e.g. "2 CPU cores" or "1 x NVIDIA H200"."""
+    if jax.default_backend() == "cpu":
+        return f"{available_cores()} CPU cores"
+    return f"{jax.device_count()} x {jax.devices()[0].device_kind}"
 
 
 def cpu_devices(n: int | None = None) -> int:

@@ -353,13 +353,8 @@ def predict(model: nnx.Module, *inputs, batch_size: int = 2048) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def _saved_state(model: nnx.Module):
-    """The variables a checkpoint holds: all but random-number streams (e.g. dropout's keys)."""
-    return nnx.state(model, nnx.Not(nnx.RngState))
-
-
 def _flat_params(model: nnx.Module) -> dict[str, np.ndarray]:
-    flat = nnx.to_flat_state(_saved_state(model))
+    flat = nnx.to_flat_state(nnx.state(model, nnx.Not(nnx.RngState)))  # not random streams (dropout keys)
     return {"/".join(str(k) for k in path): np.asarray(var.get_value()) for path, var in flat}
 
 
@@ -388,7 +383,7 @@ def load_checkpoint(model: nnx.Module, path: str | Path) -> dict:
     with np.load(path) as f:
         saved = {k: f[k] for k in f.files}
     metadata = json.loads(str(saved.pop("__metadata__", "{}")))
-    flat = nnx.to_flat_state(_saved_state(model))
+    flat = nnx.to_flat_state(nnx.state(model, nnx.Not(nnx.RngState)))
     expected = {"/".join(str(k) for k in p): v for p, v in flat}
     missing, extra = set(expected) - set(saved), set(saved) - set(expected)
     if missing or extra:

@@ -190,3 +190,15 @@ def test_cpu_devices_respects_an_explicit_setting(monkeypatch):
     assert parallel.cpu_devices() == 1 and "device_count" not in os.environ["XLA_FLAGS"]
     with pytest.raises(ValueError, match="at least one"):
         parallel.cpu_devices(0)
+
+
+def test_device_name_says_where_jax_computes():
+    import jax
+
+    from jetkit import parallel
+
+    name = parallel.device_name()
+    if jax.default_backend() == "cpu":
+        assert name == f"{parallel.available_cores()} CPU cores"
+    else:
+        assert name.startswith(f"{jax.device_count()} x ")

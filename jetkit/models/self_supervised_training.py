@@ -68,9 +68,9 @@ def pretrain(out: str | None = None, epochs: int | None = None, overrides: dict 
     steps = c["epochs"] * (len(tr.particles) // c["batch_size"])
     warmup = min(c["warmup_epochs"] * (len(tr.particles) // c["batch_size"]), steps // 2)
     schedule = optax.warmup_cosine_decay_schedule(0.0, c["learning_rate"], warmup, steps)
-    from jetkit.models.tagger_training import _device_name
+    from jetkit import parallel
 
-    c["device"] = _device_name()
+    c["device"] = parallel.device_name()
     t0 = time.perf_counter()
 
     def record(epoch, model, history):  # the metadata, and the checkpoint after every epoch

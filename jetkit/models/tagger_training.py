@@ -47,7 +47,7 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     keyword arguments, e.g. ``{"dropout": 0.1}``); returns the best epoch's metadata."""
     import jax
 
-    from jetkit import data, metrics, train, zoo
+    from jetkit import data, metrics, parallel, train, zoo
 
     if name not in TAGGERS:
         raise ValueError(f"unknown tagger {name!r}; choose from {sorted(TAGGERS)}")
@@ -58,7 +58,7 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
             "n_particles": recipe.n_particles, "seed": seed, "split_seed": 0, "epochs_planned": epochs,
             "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
             "n_train": n_train, "n_val": n_val, "scale": "full" if scale_full() else "cpu",
-            "device": _device_name()}
+            "device": parallel.device_name()}
     tr, va, _ = data.split(data.load("top_qcd"), seed=0)
     if n_train is not None:
         tr = tr[np.arange(min(n_train, len(tr)))]
@@ -106,17 +106,6 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     total = (time.perf_counter() - t0) / 60
     log(f"best epoch {best.get('epoch')}: val AUC {best['val_auc']:.5f}; total {total:.1f} min")
     return best
-
-
-def _device_name() -> str:
-    """Where training runs, for the manifest: "2 CPU cores" or the accelerator's name."""
-    import jax
-
-    from jetkit import parallel
-
-    if jax.default_backend() == "cpu":
-        return f"{parallel.available_cores()} CPU cores"
-    return f"{jax.device_count()} x {jax.devices()[0].device_kind}"
 
 
 def _shardable(inputs: str) -> bool:
@@ -279,7 +268,7 @@ def main(argv=None) -> None:
                     help="with --data-efficiency: as many optimizer steps at every size as the zoo model took")
     ap.add_argument("--results", type=Path, default=DATA_EFFICIENCY, help="with --data-efficiency: the JSON to write")
     ap.add_argument("--score-test", action="store_true",
-                    help="instead: save every zoo tagger's scores of the whole test split (notebook 02 checks them)")
+                    help="instead: save every zoo tagger's scores of the whole test split (evaluate_zoo_tagger checks them)")
     args = ap.parse_args(argv)
     if args.score_test:
         from jetkit import data
