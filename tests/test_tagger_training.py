@@ -88,11 +88,13 @@ def test_a_bdt_is_trained_and_saved_like_a_network(tmp_path):
 
 def test_data_efficiency_scores_each_size_on_the_whole_test_split(tmp_path):
     out = tmp_path / "eff.json"
-    out.write_text(json.dumps({"models": {"cnn": {"1000": {"test_auc": 0.9}}, "mlp7": {"5": {"test_auc": 0.6}}}}))
+    out.write_text(json.dumps({"models": {"cnn": {"1000": {"test_auc": 0.9}}, "mlp7": {"5": {"test_auc": 0.6}}},
+                               "matched_steps": {"part": {}}}))
     # a fixed number of epochs, not a time cap: the result must not depend on the machine's load
     report = tagger_training.data_efficiency(("mlp7",), (400,), out=out, epochs=6, log=lambda line: None)
     assert json.loads(out.read_text()) == report
     assert report["models"]["cnn"] == {"1000": {"test_auc": 0.9}}  # a model not rerun keeps its rows
+    assert report["matched_steps"] == {"part": {}}  # and other entries of the file stay
     assert "5" not in report["models"]["mlp7"]  # a rerun model's rows are replaced
     test = data.split(data.load("top_qcd"), seed=0).test
     assert report["test_jets"] == len(test) and report["split_seed"] == 0

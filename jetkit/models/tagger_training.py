@@ -155,12 +155,13 @@ def data_efficiency(models: tuple[str, ...], sizes: tuple[int, ...], out: Path |
     splits = data.split(data.load("top_qcd"), seed=0)
     test = splits.test
     shipped = Path(out) if out is not None and Path(out).exists() else None
-    results = json.loads(shipped.read_text())["models"] if shipped else {}  # other models' rows stay
-    protocol = ("steps: each point trains as many optimizer steps as the zoo model (its epochs x 35000 / n)"
+    kept = json.loads(shipped.read_text()) if shipped else {}  # other models' rows and notes stay
+    results = kept.get("models", {})
+    protocol = ("steps: each point trains as many optimizer steps as the zoo model (its epochs x training jets / n)"
                 if matched_steps else "epochs: each point trains its recipe's epochs")
 
     def write() -> dict:
-        report = {"dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
+        report = {**kept, "dataset": "top_qcd", "split_seed": 0, "test_jets": len(test), "models": results,
                   "protocol": protocol,
                   "command": "python -m jetkit.models.tagger_training --data-efficiency " + " ".join(sorted(results))
                   + " --sizes " + " ".join(map(str, sizes)) + (" --matched-steps" if matched_steps else "")}
