@@ -142,6 +142,22 @@ def test_fit_on_unlabeled_jets_lowers_the_loss_and_round_trips(jets, tmp_path):
     assert not np.allclose(np.asarray(embed_jit(scratch, *x)), h[:8], atol=1e-3)
 
 
+def test_probe_features_are_the_representation_and_the_mean_particle_token(jets, model):
+    p, m, _ = jets
+    f = ssl.probe_features(model, p[:8], m[:8], batch_size=8)
+    dim = model.encoder.dim
+    assert f.shape == (8, 2 * dim)
+    np.testing.assert_allclose(f[:, :dim], ssl.representations(model, p[:8], m[:8], batch_size=8), atol=1e-5)
+    x, mask, pair = ssl.encoder_inputs(p[:8], m[:8])
+    _, tokens = model.encoder.encode(x, mask, pair)
+    mean = np.asarray(tokens).sum(1) / np.asarray(mask).sum(1, keepdims=True)
+    np.testing.assert_allclose(f[:, dim:], mean, atol=1e-5)
+    order = np.random.default_rng(1).permutation(p.shape[1])  # the input order of particles is irrelevant
+    np.testing.assert_allclose(ssl.probe_features(model, p[:8, order], m[:8, order], batch_size=8), f, atol=1e-4)
+    padded = np.pad(p[:8], ((0, 0), (0, 5), (0, 0))), np.pad(m[:8], ((0, 0), (0, 5)))  # empty slots change nothing
+    np.testing.assert_allclose(ssl.probe_features(model, *padded, batch_size=8), f, atol=1e-5)
+
+
 def test_bad_options_raise():
     with pytest.raises(ValueError, match="unknown augmentation"):
         ssl.ContrastiveModel(augmentation={"spin": 1}, rngs=nnx.Rngs(0))
@@ -202,9 +218,11 @@ def test_few_label_study_runs_every_method(monkeypatch, jets, model):
     idx = np.random.default_rng(0).permutation(len(y))
     monkeypatch.setattr(recipe, "_splits", lambda name, seed: (Split(idx[:120]), None, Split(idx[120:])))
     monkeypatch.setitem(recipe.FEW_LABEL, "steps", 4)
-    out = recipe.few_label_study(model, sizes=(20,), seeds=(0,))
-    assert set(out) == {"probe", "fine_tune", "scratch"}
+    out = recipe.few_label_study(model, sizes=(20,), seeds=(0,), methods=("probe", "probe_cls", "fine_tune", "scratch"))
+    assert set(out) == {"probe", "probe_cls", "fine_tune", "scratch"}
     assert all(len(out[k][20]) == 1 and 0 <= out[k][20][0] <= 1 for k in out)
+    with pytest.raises(ValueError, match="methods"):
+        recipe.few_label_study(model, sizes=(20,), methods=("probe", "knn"))
 
 
 # ------------------------------------------------------------------------------ plots, widget, exercises

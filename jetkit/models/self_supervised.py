@@ -10,10 +10,12 @@ g(f(view 2)) of the same jet together and pushes all other jets of the batch awa
     model = ContrastiveModel(rngs=nnx.Rngs(0))
     train.fit(model, (jets.particles, jets.mask), loss_fn=contrastive_loss, epochs=2)   # no labels
     h = representations(model, jets.particles, jets.mask)                             # (N, dim)
-    scores = linear_probe(h[few], labels[few], h[test])                               # few labels
+    f = probe_features(model, jets.particles, jets.mask)                              # (N, 2 dim)
+    scores = linear_probe(f[few], labels[few], f[test])                               # few labels
 
 The representation h (before the head, as in SimCLR arXiv:2002.05709) is then used with few
-labels: a linear probe (:func:`linear_probe`), or fine-tuning ``model.encoder`` (a tagger: its
+labels: a linear probe (:func:`linear_probe`) on the frozen encoder's :func:`probe_features` (h and
+the mean particle token, as DINOv2's linear evaluation, arXiv:2304.07193), or fine-tuning ``model.encoder`` (a tagger: its
 ``head`` gives logits) with ``train.fit`` on :func:`tagger_inputs`. The encoder sees the ``size``
 (default 32) hardest constituents of each (augmented) jet; jets with fewer slots are zero-padded.
 Particles are (N, P, 3) = (pT [GeV], d_eta, d_phi [rad]) relative to the jet axis, as shipped.
@@ -36,7 +38,7 @@ from jetkit.models.transformer import ParticleTransformer, _pairwise
 from jetkit.physics import augmentations
 
 __all__ = ["AUGMENTATION", "SIZE", "ContrastiveModel", "balanced_subset", "contrastive_loss", "encoder_inputs",
-           "linear_probe", "projections", "representations", "tagger_inputs", "view"]
+           "linear_probe", "probe_features", "projections", "representations", "tagger_inputs", "view"]
 
 SIZE = 32  # constituents the encoder sees (the hardest ones)
 # JetCLR's recipe (arXiv:2108.04253): symmetries and IRC-safe changes, no pT smearing
@@ -124,6 +126,16 @@ class ContrastiveModel(nnx.Module):
         return self.encoder.embed(*_encoder_inputs(jnp.asarray(particles, jnp.float32),
                                                    jnp.asarray(mask, bool), self.size))
 
+    def probe_features(self, particles, mask=None) -> jax.Array:
+        """Frozen features for a linear probe (N, 2 dim): the representation h and the mean of the
+        encoder's particle tokens after its last particle block, DINOv2's linear evaluation
+        (class token + average-pooled patch tokens, arXiv:2304.07193)."""
+        mask = (jnp.asarray(particles)[..., 0] > 0) if mask is None else mask
+        x, m, pair = _encoder_inputs(jnp.asarray(particles, jnp.float32), jnp.asarray(mask, bool), self.size)
+        h, tokens = self.encoder.encode(x, m, pair)
+        count = jnp.maximum(m.sum(-1, keepdims=True), 1)
+        return jnp.concatenate([h, tokens.sum(-2) / count], axis=-1)
+
     def project(self, h: jax.Array) -> jax.Array:
         for i, layer in enumerate(self.projector):
             h = layer(nnx.gelu(h) if i else h)
@@ -193,6 +205,11 @@ def _project(model, p, m):
     return model(p, m)
 
 
+@nnx.jit
+def _probe_features(model, p, m):
+    return model.probe_features(p, m)
+
+
 def _batched(fn, model: ContrastiveModel, particles, mask, batch_size: int, width: int) -> np.ndarray:
     """``fn(model, p, m)`` over batches of ``batch_size`` jets. A short batch is padded to the next
     power of two (at most ``batch_size``), so a handful of compiled shapes serve every call."""
@@ -219,6 +236,12 @@ def representations(model: ContrastiveModel, particles, mask=None, *, batch_size
     """Representations (N, dim) float32 of all jets (compiled, ``batch_size`` at a time; the model
     is put in eval mode)."""
     return _batched(_represent, model, particles, mask, batch_size, model.encoder.dim)
+
+
+def probe_features(model: ContrastiveModel, particles, mask=None, *, batch_size: int = 256) -> np.ndarray:
+    """:meth:`ContrastiveModel.probe_features` (N, 2 dim) float32 of all jets: what
+    :func:`linear_probe` reads (the representation and the mean particle token)."""
+    return _batched(_probe_features, model, particles, mask, batch_size, 2 * model.encoder.dim)
 
 
 def projections(model: ContrastiveModel, particles, mask=None, *, batch_size: int = 256) -> np.ndarray:

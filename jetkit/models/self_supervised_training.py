@@ -23,7 +23,7 @@ import optax
 from flax import nnx
 
 from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
-                                           representations, tagger_inputs)
+                                           probe_features, representations, tagger_inputs)
 
 __all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "main", "pretrain", "transfer_study"]
 
@@ -125,20 +125,24 @@ def _scores(encoder, inputs) -> np.ndarray:
     return softmax(np.asarray(logits, np.float64), axis=1)
 
 
-def few_label_study(model: ContrastiveModel, sizes=(100, 300, 1000, 3500), seeds=(0, 1), *, methods=None,
+def few_label_study(model: ContrastiveModel, sizes=(100, 350, 1000, 3500), seeds=(0, 1), *, methods=None,
                     dataset: str = "top_qcd", test_jets: int | None = None) -> dict:
-    """Test AUC against the number of labelled jets n, for (a) ``"probe"``: the frozen
-    representation + :func:`linear_probe`, (b) ``"fine_tune"``: the pretrained encoder with a new
+    """Test AUC against the number of labelled jets n, for (a) ``"probe"``: :func:`linear_probe` on
+    the frozen encoder's :func:`probe_features` (``"probe_cls"``: on the representation h alone), (b) ``"fine_tune"``: the pretrained encoder with a new
     head trained on the n jets, (c) ``"scratch"``: the same encoder trained from random weights.
     The n jets are a class-balanced draw (:func:`balanced_subset`, one per seed) from the
     training split; the AUC is on the test split (one-vs-rest for more than two classes).
     Returns ``{method: {n: [auc per seed]}}``."""
     methods = tuple(methods or ("probe", "fine_tune", "scratch"))
+    if not set(methods) <= {"probe", "probe_cls", "fine_tune", "scratch"}:
+        raise ValueError(f"methods are 'probe', 'probe_cls', 'fine_tune', 'scratch'; got {methods}")
     tr, _, te = _splits(dataset, PRETRAIN["split_seed"])
     n_test = len(te.labels) if test_jets is None else int(test_jets)
     y_test = te.labels[:n_test]
     n_classes = 1 if len(np.unique(tr.labels)) == 2 else len(np.unique(tr.labels))
-    h_test = representations(model, te.particles[:n_test], te.mask[:n_test]) if "probe" in methods else None
+    frozen = {"probe": probe_features, "probe_cls": representations}  # probes: what each reads
+    probes = [m for m in frozen if m in methods]
+    f_test = {m: frozen[m](model, te.particles[:n_test], te.mask[:n_test]) for m in probes}
     trained = [m for m in ("fine_tune", "scratch") if m in methods]  # methods that train a tagger
     x_test = tagger_inputs(te.particles[:n_test], te.mask[:n_test], model.size) if trained else None
     out = {m: {} for m in methods}
@@ -148,9 +152,9 @@ def few_label_study(model: ContrastiveModel, sizes=(100, 300, 1000, 3500), seeds
         for seed in seeds:
             idx = balanced_subset(tr.labels, int(n), seed=seed)
             y = tr.labels[idx]
-            if "probe" in methods:
-                h = representations(model, tr.particles[idx], tr.mask[idx])
-                out["probe"][int(n)].append(_auc(y_test, linear_probe(h, y, h_test, seed=seed)))
+            for m in probes:
+                f = frozen[m](model, tr.particles[idx], tr.mask[idx])
+                out[m][int(n)].append(_auc(y_test, linear_probe(f, y, f_test[m], seed=seed)))
             if trained:
                 x = tagger_inputs(tr.particles[idx], tr.mask[idx], model.size)
                 target = y.astype(np.float32) if n_classes == 1 else y.astype(np.int32)
@@ -210,7 +214,8 @@ def main(argv=None) -> None:
     model = build(json.loads(str(np.load(path)["__metadata__"])))
     train.load_checkpoint(model, path)
     t0 = time.perf_counter()
-    results = {"invariance": invariance(model), "few_label": few_label_study(model),
+    results = {"invariance": invariance(model),
+               "few_label": few_label_study(model, methods=("probe", "probe_cls", "fine_tune", "scratch")),
                "transfer_jet5": transfer_study(model), "recipe": FEW_LABEL}
     results["seconds"] = round(time.perf_counter() - t0, 1)
     with open(args.out, "w") as f:

@@ -287,6 +287,11 @@ class ParticleTransformer(nnx.Module):
 
     def embed(self, x, mask=None, pair=None) -> jax.Array:
         """Jet representation (N, dim): the normalised class token before the head."""
+        return self.encode(x, mask, pair)[0]
+
+    def encode(self, x, mask=None, pair=None) -> tuple[jax.Array, jax.Array]:
+        """(representation (N, dim) as :meth:`embed`, the particle tokens after the last particle
+        block (N, P, dim), zero at masked slots)."""
         mask, pair = self._check(x, mask, pair)
         x = jnp.where(mask[..., None], jnp.asarray(x, jnp.float32), 0.0)
         h = jnp.where(mask[..., None], self.embed_out(nnx.gelu(self.embed_in(x))), 0.0)
@@ -299,7 +304,7 @@ class ParticleTransformer(nnx.Module):
         cls = jnp.broadcast_to(self.cls_token[...], (h.shape[0], 1, self.dim))
         for block in self.class_blocks:
             cls = block(cls, h, mask)
-        return self.norm(cls[:, 0])
+        return self.norm(cls[:, 0]), jnp.where(mask[..., None], h, 0.0)
 
     def __call__(self, x, mask=None, pair=None) -> jax.Array:
         return self.head(self.embed(x, mask, pair))
