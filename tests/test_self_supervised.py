@@ -193,7 +193,7 @@ def test_linear_probe_matches_sklearn_and_separates():
     h = rng.normal(size=(120, 4)) + 2.0 * y[:, None] * np.array([1, 0, 0, 0])
     s = ssl.linear_probe(h[:80], y[:80], h[80:])
     scaler = StandardScaler().fit(h[:80])
-    ref = LogisticRegressionCV(Cs=10, cv=5, max_iter=5000, random_state=0, l1_ratios=(0.0,),
+    ref = LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=5, max_iter=5000, random_state=0, l1_ratios=(0.0,),
                                scoring="neg_log_loss", use_legacy_attributes=False).fit(scaler.transform(h[:80]), y[:80])
     np.testing.assert_allclose(s, ref.decision_function(scaler.transform(h[80:])))
     from jetkit import metrics

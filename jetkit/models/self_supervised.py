@@ -272,8 +272,9 @@ def linear_probe(h_train, y_train, h_test, *, folds: int = 5, seed: int = 0) -> 
     """Logistic regression on frozen representations (the linear probe of SimCLR, arXiv:2002.05709).
 
     Features are standardised with the training rows; the L2 strength is chosen by ``folds``-fold
-    cross-validation *within the training rows* (scikit-learn ``LogisticRegressionCV``), so no
-    other labels are used. Returns test scores: (N,) decision values for two classes, (N, C)
+    cross-validation *within the training rows* (scikit-learn ``LogisticRegressionCV``, inverse
+    strengths C = 1e-4 ... 1e2, one per decade: weaker regularisation only overfits a few labels and
+    slows the fit), so no other labels are used. Returns test scores: (N,) decision values for two classes, (N, C)
     class probabilities for more."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
@@ -288,7 +289,7 @@ def linear_probe(h_train, y_train, h_test, *, folds: int = 5, seed: int = 0) -> 
     if len(counts) < 2 or counts.min() < folds:
         raise ValueError(f"every class needs at least folds={folds} labelled jets; counts {counts.tolist()}")
     scaler = StandardScaler().fit(h_train)
-    clf = LogisticRegressionCV(Cs=10, cv=folds, max_iter=5000, random_state=seed, l1_ratios=(0.0,),
+    clf = LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=folds, max_iter=5000, random_state=seed, l1_ratios=(0.0,),
                                scoring="neg_log_loss", use_legacy_attributes=False)
     clf.fit(scaler.transform(h_train), y_train)
     z = scaler.transform(h_test)
