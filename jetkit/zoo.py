@@ -31,6 +31,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import numpy as np
 from flax import nnx
 
@@ -288,10 +289,34 @@ def load(name: str, zoo_dir: str | Path = ZOO_DIR, *, verify: bool = True):
         raise OSError(f"checksum mismatch for {path}: the file is corrupt or was modified "
                       f"(expected sha256 {entry['sha256'][:12]}...). {hint}")
     recipe = _RECIPES[name]
-    model = recipe.build(entry["metadata"])
-    train.load_checkpoint(model, path)
+    model = _build_and_load(recipe, entry["metadata"], path)
     model.eval()
     return model, recipe.prepare(entry["metadata"])
+
+
+def _build_and_load(recipe: _Recipe, meta: dict, path: Path) -> nnx.Module:
+    """The model with the checkpoint's weights. It is built abstractly (shapes only, no random
+    initialisation: seconds of eager JAX calls for a large net) and filled from the file; a model
+    whose construction needs concrete values, or with variables the file does not hold (e.g.
+    random-number streams), is built in full instead."""
+    from jetkit import train
+
+    try:
+        model = nnx.eval_shape(lambda: recipe.build(meta))
+    except _NEEDS_VALUES:
+        model = None
+    if model is not None:
+        train.load_checkpoint(model, path)
+        if not any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree_util.tree_leaves(nnx.state(model))):
+            return model
+    model = recipe.build(meta)
+    train.load_checkpoint(model, path)
+    return model
+
+
+# errors of a model construction that reads values, raised when it is only traced
+_NEEDS_VALUES = (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError,
+                 jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError)
 
 
 def check(name: str, zoo_dir: str | Path = ZOO_DIR) -> float:

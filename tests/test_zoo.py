@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -142,6 +143,13 @@ def test_shipped_scores_are_used_only_for_their_jets_and_checkpoint_and_are_chec
     assert row["jets_per_s"] > 0 and shipped.shape == (300,)
     edge, _ = diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te, shipped=path, verify=50)
     assert edge["train_s"] == "zoo"  # no recorded training time, as without shipped scores
+    unchecked, same = diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te, shipped=path, verify=0)
+    with np.load(path) as f:  # verify=0: nothing scored, the recorded throughput
+        recorded = json.loads(str(f["__metadata__"]))
+    assert unchecked["jets_per_s"] == recorded["jets_per_s"]["edgeconv_top_qcd"] > 0
+    assert unchecked["params"] == edge["params"] and unchecked["auc"] == edge["auc"] and unchecked["train_s"] == "zoo"
+    with pytest.raises(ValueError, match="verify"):
+        diagnostics.evaluate_zoo_tagger("edgeconv_top_qcd", te, shipped=path, verify=-1)
     other = te[np.arange(200)]  # other jets: the shipped scores are ignored, everything is scored
     _, scores = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", other, shipped=path, verify=50)
     assert scores.shape == (200,)
@@ -163,3 +171,19 @@ def test_the_shipped_test_scores_match_the_zoo_models():
     assert meta["jets"] == diagnostics.jets_fingerprint(test) and meta["n_jets"] == len(test)
     for name, sha in meta["sha256"].items():
         assert sha == zoo.describe(name)["sha256"], f"{name}: rerun --score-test"
+
+
+@pytest.mark.parametrize("name", ["part_top_qcd", "hgq_jet5"])  # built abstractly / built in full
+def test_load_gives_the_checkpoint_weights_as_concrete_arrays(name):
+    from jetkit.zoo import _RECIPES, ZOO_DIR
+
+    model, _ = zoo.load(name)
+    entry = zoo.describe(name)
+    full = _RECIPES[name].build(entry["metadata"])  # the slow way: random init, then the weights
+    train.load_checkpoint(full, ZOO_DIR / entry["file"])
+    got, want = nnx.state(model), nnx.state(full)
+    leaves = jax.tree_util.tree_leaves(got)
+    assert leaves and not any(isinstance(x, jax.ShapeDtypeStruct) for x in leaves)
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+    for a, b in zip(leaves, jax.tree_util.tree_leaves(want)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
