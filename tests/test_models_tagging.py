@@ -265,3 +265,19 @@ def test_exercise_checks(capsys):
     assert not exercises.check("02_rejection", metrics.background_rejection(y, s, 0.3), y, s)
     out = capsys.readouterr().out
     assert "✅" in out and "❌" in out
+
+
+def test_fit_and_evaluate_scores_the_test_jets_and_times_inference():
+    from jetkit.models import MLP
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(np.float32)
+    model = MLP(4, 1, (8,), rngs=nnx.Rngs(0))
+    row, scores = diagnostics.fit_and_evaluate("mlp", model, (x[:200],), y[:200], (x[200:],), y[200:],
+                                               epochs=20, batch_size=50, learning_rate=1e-2, seed=0)
+    np.testing.assert_allclose(scores, train.predict(model, x[200:])[:, 0], atol=1e-6)
+    assert row["auc"] > 0.8 and row["jets_per_s"] > 0 and row["params"] == 4 * 8 + 8 + 8 + 1
+    assert diagnostics.inference_throughput(model, x, n=64, batch_size=1000) > 0  # batch larger than n
+    with pytest.raises(ValueError, match="n and batch_size"):
+        diagnostics.inference_throughput(model, x, n=0)

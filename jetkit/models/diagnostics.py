@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -30,21 +29,16 @@ def count_params(model: nnx.Module) -> int:
 
 
 def inference_throughput(model: nnx.Module, *inputs, n: int = 2048, batch_size: int = 512) -> float:
-    """Jets per second of ``model(*inputs)`` in eval mode on the first ``n`` jets, measured
-    after compilation (one warm-up pass)."""
+    """Jets per second of :func:`jetkit.train.predict` (eval mode, ``batch_size`` jets a batch) on
+    the first ``n`` jets, measured after one warm-up batch (which compiles the forward pass, or
+    finds it compiled by an earlier ``predict`` at this batch size)."""
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n and batch_size must be >= 1, got {n}, {batch_size}")
     inputs = tuple(x[:n] for x in inputs)
-    train.predict(model, *[x[:batch_size] for x in inputs], batch_size=batch_size)
-    model.eval()
-
-    @nnx.jit
-    def forward(m, xs):
-        return m(*xs)
-
-    jax.block_until_ready(forward(model, tuple(jnp.asarray(x[:batch_size]) for x in inputs)))
+    size = min(batch_size, len(inputs[0]))
+    train.predict(model, *[x[:size] for x in inputs], batch_size=size)
     t0 = time.perf_counter()
-    for s in range(0, len(inputs[0]), batch_size):
-        out = forward(model, tuple(jnp.asarray(x[s:s + batch_size]) for x in inputs))
-    jax.block_until_ready(out)
+    train.predict(model, *inputs, batch_size=size)
     return len(inputs[0]) / (time.perf_counter() - t0)
 
 
@@ -67,9 +61,9 @@ def fit_and_evaluate(name: str, model: nnx.Module, train_inputs: tuple, train_la
     fit_kwargs.setdefault("progress", False)
     y = np.asarray(train_labels, np.float32)
     hist = train.fit(model, (*train_inputs, y), loss_fn=train.cross_entropy_loss, **fit_kwargs)
-    scores = train.predict(model, *test_inputs)[:, 0]
-    row = classification.evaluate(name, test_labels, scores, n_params=count_params(model), train_s=hist.seconds,
-                   jets_per_s=inference_throughput(model, *test_inputs, n=1024))
+    scores = train.predict(model, *test_inputs, batch_size=512)[:, 0]  # the shape the throughput is timed at:
+    row = classification.evaluate(name, test_labels, scores, n_params=count_params(model),  # one compilation
+                                  train_s=hist.seconds, jets_per_s=inference_throughput(model, *test_inputs, n=1024))
     return row, scores
 
 
@@ -83,31 +77,38 @@ def jets_fingerprint(jets) -> str:
 
 def save_zoo_scores(names, jets, out: str | Path = ZOO_SCORES) -> Path:
     """Score every jet of ``jets`` with each zoo tagger of ``names`` (:func:`evaluate_zoo_tagger`)
-    and save the scores (.npz) with each checkpoint's sha256 and the jets' fingerprint, for
-    ``evaluate_zoo_tagger(..., shipped=out)``."""
+    and save the scores (.npz) with each checkpoint's sha256, the jets' fingerprint and the
+    scoring throughput (jets/s, with the device), for ``evaluate_zoo_tagger(..., shipped=out)``."""
     from jetkit import zoo
     from jetkit.data.files import save_npz
+    from jetkit.parallel import device_name
 
-    cache, arrays, meta = {}, {}, {"jets": jets_fingerprint(jets), "n_jets": len(jets), "sha256": {}}
+    cache, arrays = {}, {}
+    meta = {"jets": jets_fingerprint(jets), "n_jets": len(jets), "sha256": {}, "jets_per_s": {},
+            "device": device_name()}
     for name in names:
-        arrays[name] = evaluate_zoo_tagger(name, jets, cache=cache)[1].astype(np.float32)
+        row, scores = evaluate_zoo_tagger(name, jets, cache=cache)
+        arrays[name] = scores.astype(np.float32)
         meta["sha256"][name] = zoo.describe(name)["sha256"]
+        meta["jets_per_s"][name] = round(float(row["jets_per_s"]), 1)
     arrays["__metadata__"] = np.array(json.dumps(meta, sort_keys=True))
     save_npz(Path(out), arrays)
     return Path(out)
 
 
-def _shipped_scores(name: str, jets, shipped: Path) -> np.ndarray | None:
-    """The shipped scores of ``name`` on exactly these jets from this checkpoint, else None."""
+def _shipped_scores(name: str, jets, shipped: Path) -> tuple[np.ndarray | None, float]:
+    """The shipped scores of ``name`` on exactly these jets from this checkpoint (else None) and
+    their recorded throughput in jets/s (NaN if none is recorded)."""
     from jetkit import zoo
 
     if not Path(shipped).exists():
-        return None
+        return None, float("nan")
     with np.load(shipped) as f:
         meta = json.loads(str(f["__metadata__"]))
         fresh = (name in f.files and meta["sha256"].get(name) == zoo.describe(name)["sha256"]
                  and meta["n_jets"] == len(jets) and meta["jets"] == jets_fingerprint(jets))
-        return np.asarray(f[name]) if fresh else None
+        speed = float(meta.get("jets_per_s", {}).get(name, float("nan")))
+        return (np.asarray(f[name]) if fresh else None), speed
 
 
 def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size: int = 256,
@@ -125,9 +126,23 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     ``shipped`` (e.g. :data:`ZOO_SCORES`): if it holds this checkpoint's scores of exactly these
     jets, only the first ``verify`` jets are scored here; they must agree with the shipped
     scores to 1e-4 (else ValueError), and the row (throughput too) uses the shipped scores of
-    all jets. Scores of another checkpoint or other jets are ignored: everything is scored."""
+    all jets. ``verify=0`` scores nothing: the model is still loaded (sha256-checked) for its
+    parameter count, and the row takes the throughput recorded with the scores (NaN if none).
+    Scores of another checkpoint or other jets are ignored: everything is scored."""
+    if verify < 0:
+        raise ValueError(f"verify must be >= 0 jets, got {verify}")
     if shipped is not None:
-        stored = _shipped_scores(name, jets, Path(shipped))
+        stored, recorded_speed = _shipped_scores(name, jets, Path(shipped))
+        if stored is not None and verify == 0:
+            from jetkit import zoo
+
+            seconds = zoo.describe(name)["metadata"].get("train_seconds")
+            full = classification.evaluate(label or name, jets.labels, stored, n_params=count_params(zoo.load(name)[0]),
+                                           train_s=float("nan") if seconds is None else float(seconds),
+                                           jets_per_s=recorded_speed)
+            if seconds is None:
+                full["train_s"] = "zoo"
+            return full, stored
         if stored is not None:
             key = ("verify", id(jets), len(jets), verify)  # one subset per jets: its observables are shared too
             own = {} if cache is None else cache
