@@ -155,6 +155,9 @@ def test_shipped_scores_are_used_only_for_their_jets_and_checkpoint_and_are_chec
     assert scores.shape == (200,)
     with np.load(path) as f:  # scores that do not come from this model are refused
         arrays = {k: f[k] for k in f.files}
+    np.savez(tmp_path / "reordered.npz", **{**arrays, "mlp7_top_qcd": arrays["mlp7_top_qcd"] * (1 + 2e-4)})
+    _, near = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", te, shipped=tmp_path / "reordered.npz", verify=50)
+    np.testing.assert_array_equal(near, arrays["mlp7_top_qcd"] * (1 + 2e-4))  # float32 sums in another order pass
     arrays["mlp7_top_qcd"] = arrays["mlp7_top_qcd"] + 0.1
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match="--score-test"):
