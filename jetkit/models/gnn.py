@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jetkit.models.inputs import COORDS, N_FEATURES
+from jetkit.models.inputs import COORDS, N_FEATURES, RandomRotation
 
 __all__ = ["EdgeConv", "EdgeConvNet", "factor_edge_weights", "gather_neighbours", "knn",
            "naive_particlenet_lite", "fast_edgeconv", "masked_mean", "max_edgeconv", "take_per_channel",
@@ -215,15 +215,20 @@ class EdgeConvNet(nnx.Module):
     (columns ``coords`` give the first graph) and ``mask`` (B, P). Permutation invariant, and
     padded slots never change the output.
 
-    ``blocks``: one ``(k, edge_channels, node_channels)`` per EdgeConv block.
+    ``blocks``: one ``(k, edge_channels, node_channels)`` per EdgeConv block. ``augment`` turns
+    and mirrors every jet at random about its axis in train mode
+    (:class:`~jetkit.models.inputs.RandomRotation`; needs the default ``coords``).
     """
 
     def __init__(self, in_features: int = N_FEATURES,
                  blocks: Sequence[tuple[int, Sequence[int], Sequence[int]]] = (
                      (16, (32,), (32,)), (16, (64,), (64,))),
                  head: Sequence[int] = (64,), out_features: int = 1, *, factored: bool = True,
-                 aggregation: str = "mean", coords: Sequence[int] = COORDS, rngs: nnx.Rngs):
+                 aggregation: str = "mean", coords: Sequence[int] = COORDS, augment: bool = False,
+                 rngs: nnx.Rngs):
         self.coords = tuple(int(c) for c in coords)
+        if augment and self.coords != tuple(COORDS):
+            raise ValueError(f"augment rotates the (d_eta, d_phi) columns {COORDS}; coords {self.coords} differ")
         convs, f = [], in_features
         for k, edge, node in blocks:
             conv = EdgeConv(f, edge, k, node_channels=node, factored=factored, aggregation=aggregation,
@@ -234,10 +239,13 @@ class EdgeConvNet(nnx.Module):
         sizes = [f, *head]
         self.head = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = nnx.Linear(sizes[-1], out_features, rngs=rngs)
+        self.augment = RandomRotation(rngs=rngs) if augment else None  # last: the weights' init is unchanged
 
     def embed(self, x, mask):
         """Per-node features after the last EdgeConv block (B, P, C)."""
         mask = jnp.asarray(mask, bool)
+        if self.augment is not None:
+            x = self.augment(x)
         coords = x[..., self.coords]
         for conv in self.convs:
             x = conv(x, coords, mask)

@@ -13,16 +13,22 @@ numbers per constituent, zero on padding:
     4  dR / 0.4                 distance to the jet axis
 
 Columns 2 and 3 are the (d_eta, d_phi) plane that the first EdgeConv uses for its kNN graph.
+:func:`rotate_features` (and the train-mode layer :class:`RandomRotation`) turns and mirrors that
+plane: the jet augmentation of JetCLR (arXiv:2108.04253) applied to the features, so a tagger
+can learn that a jet's orientation about its axis carries no label.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from jetkit.physics import images
 
-__all__ = ["COORDS", "N_FEATURES", "particle_features", "prepare_images", "to_image"]
+__all__ = ["COORDS", "N_FEATURES", "RandomRotation", "particle_features", "prepare_images", "rotate_features",
+           "to_image"]
 
 N_FEATURES = 5
 COORDS = (2, 3)
@@ -91,3 +97,36 @@ def to_image(x, transform: str = "sqrt") -> np.ndarray:
     if transform == "log":
         return np.expm1(x * np.log(1001.0)) / 1000.0
     return x
+
+
+def rotate_features(key: jax.Array, x, *, reflect: bool = True) -> jax.Array:
+    """Rotate each jet of ``x`` (N, P, F >= 4), laid out as :func:`particle_features`, by its own
+    random angle in [0, 2 pi) in the (d_eta, d_phi) plane (columns :data:`COORDS`), and with
+    ``reflect`` mirror d_phi -> -d_phi for a random half of the jets first. pT, z, dR, every
+    pairwise distance and the zero padding are unchanged."""
+    x = jnp.asarray(x, jnp.float32)
+    if x.ndim != 3 or x.shape[-1] < max(COORDS) + 1:
+        raise ValueError(f"x must have shape (N, P, F >= {max(COORDS) + 1}) laid out as particle_features, "
+                         f"got {x.shape}")
+    k_angle, k_flip = jax.random.split(key)
+    angle = jax.random.uniform(k_angle, (x.shape[0], 1), maxval=2 * jnp.pi)
+    sign = jnp.where(jax.random.bernoulli(k_flip, 0.5, (x.shape[0], 1)) & reflect, -1.0, 1.0)
+    eta, phi = x[..., COORDS[0]], sign * x[..., COORDS[1]]
+    c, s = jnp.cos(angle), jnp.sin(angle)
+    return x.at[..., COORDS[0]].set(c * eta - s * phi).at[..., COORDS[1]].set(s * eta + c * phi)
+
+
+class RandomRotation(nnx.Module):
+    """Data augmentation as a layer: in train mode ``layer(x)`` is :func:`rotate_features` with a
+    fresh key on every call (stream ``"augment"`` of ``rngs``); in eval mode (``model.eval()``,
+    as when scoring) the identity, so the trained tagger is an ordinary deterministic function."""
+
+    def __init__(self, *, reflect: bool = True, deterministic: bool = False, rngs: nnx.Rngs):
+        self.reflect, self.deterministic = bool(reflect), bool(deterministic)
+        self.rngs = rngs["augment"].fork()
+
+    def __call__(self, x) -> jax.Array:
+        if self.deterministic:
+            return jnp.asarray(x, jnp.float32)
+        return rotate_features(self.rngs(), x, reflect=self.reflect)
+

@@ -38,7 +38,7 @@ import numpy as np
 from flax import nnx
 
 from jetkit import validation
-from jetkit.models.inputs import N_FEATURES, particle_features
+from jetkit.models.inputs import N_FEATURES, RandomRotation, particle_features
 
 __all__ = ["ClassAttentionBlock", "N_PAIR_FEATURES", "PairEmbedding", "ParticleAttentionBlock",
            "ParticleTransformer", "pairwise_features", "transformer_inputs"]
@@ -237,7 +237,9 @@ class ParticleTransformer(nnx.Module):
     ``pair_hidden=0``, which builds the plain-Transformer ablation without interaction term).
     ``model.embed(x, mask, pair)`` -> (N, dim) jet representation before the head (SSL encoder).
     ``dropout`` > 0 drops the attention and feed-forward outputs before each residual sum in
-    train mode (ParT trains with 0.1; the default 0 has no random state).
+    train mode (ParT trains with 0.1; the default 0 has no random state). ``augment`` turns and
+    mirrors every jet at random about its axis in train mode
+    (:class:`~jetkit.models.inputs.RandomRotation`); the pair features are invariant already.
 
     The default size (F = 5, dim 64, 4 heads, 3 + 1 blocks, FFN ratio 4, pair MLP 32) has
     205,029 parameters (204,964 + 65 * ``n_classes``): 49,984 per attention block, 4,544 in
@@ -246,7 +248,7 @@ class ParticleTransformer(nnx.Module):
 
     def __init__(self, in_features: int = N_FEATURES, n_classes: int = 1, dim: int = 64, heads: int = 4,
                  n_blocks: int = 3, n_class_blocks: int = 1, pair_hidden: int = 32, *, ffn_ratio: int = 4,
-                 dropout: float = 0.0, rngs: nnx.Rngs):
+                 dropout: float = 0.0, augment: bool = False, rngs: nnx.Rngs):
         if min(in_features, n_classes, dim, heads, n_class_blocks, ffn_ratio) < 1 or min(n_blocks, pair_hidden) < 0:
             raise ValueError("in_features, n_classes, dim, heads, n_class_blocks and ffn_ratio must be >= 1 and "
                              f"n_blocks, pair_hidden >= 0; got {in_features}, {n_classes}, {dim}, {heads}, "
@@ -264,6 +266,7 @@ class ParticleTransformer(nnx.Module):
         self.cls_token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -2.0, 2.0, (1, 1, dim)))
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
         self.head = nnx.Linear(dim, n_classes, rngs=rngs)
+        self.augment = RandomRotation(rngs=rngs) if augment else None  # last: the weights' init is unchanged
 
     def _check(self, x, mask, pair):
         shape = np.shape(x)
@@ -294,6 +297,8 @@ class ParticleTransformer(nnx.Module):
         block (N, P, dim), zero at masked slots)."""
         mask, pair = self._check(x, mask, pair)
         x = jnp.where(mask[..., None], jnp.asarray(x, jnp.float32), 0.0)
+        if self.augment is not None:
+            x = self.augment(x)
         h = jnp.where(mask[..., None], self.embed_out(nnx.gelu(self.embed_in(x))), 0.0)
         bias = None
         if pair is not None:
