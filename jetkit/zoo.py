@@ -69,9 +69,11 @@ def _edgeconv_prepare(meta: dict) -> Callable:
 
 
 def _tagger(meta: dict) -> nnx.Module:
+    """The tagger without its train-time augmentation layer (the identity in eval mode, and with a
+    random stream the checkpoint does not hold): the same outputs, and it loads abstractly."""
     from jetkit.models.taggers import build
 
-    return build(meta)
+    return build({**meta, "kwargs": {k: v for k, v in meta["kwargs"].items() if k != "augment"}})
 
 
 def _tagger_prepare(meta: dict) -> Callable:
