@@ -130,8 +130,9 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     ``shipped`` (e.g. :data:`ZOO_SCORES`): if it holds this checkpoint's scores of exactly these
     jets, only the first ``verify`` jets are scored here; they must agree with the shipped
     scores within SCORE_ATOL + SCORE_RTOL * |score| (else ValueError), and the row (throughput
-    too) uses the shipped scores of all jets. ``verify=0`` scores nothing: the model is still loaded (sha256-checked) for its
-    parameter count, and the row takes the throughput recorded with the scores (NaN if none).
+    too) uses the shipped scores of all jets. ``verify=0`` scores nothing: the model is still
+    loaded (sha256-checked) for its parameter count, and the row takes the throughput recorded
+    with the scores (NaN if none).
     Scores of another checkpoint or other jets are ignored: everything is scored."""
     if verify < 0:
         raise ValueError(f"verify must be >= 0 jets, got {verify}")

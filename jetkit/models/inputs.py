@@ -129,4 +129,3 @@ class RandomRotation(nnx.Module):
         if self.deterministic:
             return jnp.asarray(x, jnp.float32)
         return rotate_features(self.rngs(), x, reflect=self.reflect)
-
