@@ -131,6 +131,27 @@ def test_evaluate_zoo_tagger_shares_the_expert_observables_through_a_cache():
     assert len(cache) == 2  # particle-level inputs are not kept
 
 
+def test_the_observable_cache_keeps_its_jets_so_other_jets_never_read_their_entries():
+    import gc
+    import weakref
+
+    from jetkit import data
+    from jetkit.models import diagnostics
+
+    test = data.split(data.load("top_qcd"), seed=0).test
+    cache = {}
+    first = test[np.arange(100)]
+    alive = weakref.ref(first)
+    _, before = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", first, cache=cache)
+    del first
+    gc.collect()
+    assert alive() is not None  # held by the cache: its id cannot be handed to other jets
+    other = test[np.arange(100, 200)]  # same length, other jets
+    _, after = diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", other, cache=cache)
+    np.testing.assert_allclose(after, diagnostics.evaluate_zoo_tagger("mlp7_top_qcd", other)[1], atol=1e-6)
+    assert len(cache) == 2 and not np.allclose(before, after)
+
+
 def test_shipped_scores_are_used_only_for_their_jets_and_checkpoint_and_are_checked(tmp_path):
     from jetkit import data
     from jetkit.models import diagnostics

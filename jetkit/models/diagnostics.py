@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -115,6 +116,16 @@ def _shipped_scores(name: str, jets, shipped: Path) -> tuple[np.ndarray | None, 
         return (np.asarray(f[name]) if fresh else None), speed
 
 
+def _cached(cache: dict, what: tuple, jets, make: Callable[[], object]):
+    """``make()`` computed once per (``what``, ``jets``) in ``cache``. The entry holds ``jets``
+    itself, so its ``id`` cannot be reused by other jets while the cache lives."""
+    key = (*what, id(jets), len(jets))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not jets:
+        hit = cache[key] = (jets, make())
+    return hit[1]
+
+
 def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size: int = 256,
                         chunk: int = 1500, cache: dict | None = None, shipped: str | Path | None = None,
                         verify: int = 500) -> tuple[dict, np.ndarray]:
@@ -149,9 +160,8 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
                 full["train_s"] = "zoo"
             return full, stored
         if stored is not None:
-            key = ("verify", id(jets), len(jets), verify)  # one subset per jets: its observables are shared too
-            own = {} if cache is None else cache
-            subset = own.setdefault(key, jets[np.arange(min(verify, len(jets)))])
+            own = {} if cache is None else cache  # one subset per jets: its observables are shared too
+            subset = _cached(own, ("verify", verify), jets, lambda: jets[np.arange(min(verify, len(jets)))])
             row, live = evaluate_zoo_tagger(name, subset, label=label, batch_size=batch_size, chunk=chunk,
                                             cache=cache)
             if not np.allclose(live, stored[:len(live)], rtol=SCORE_RTOL, atol=SCORE_ATOL):
@@ -174,10 +184,9 @@ def evaluate_zoo_tagger(name: str, jets, *, label: str | None = None, batch_size
     for s in range(0, len(jets), chunk):  # inputs chunk by chunk: a lower peak memory
         piece = jets[np.arange(s, min(s + chunk, len(jets)))]
         if shared:
-            key = ("expert14", id(jets), len(jets), chunk, s)
-            if key not in cache:
-                cache[key] = jet_observables("expert14", piece)
-            obs = observables_from_expert(meta["inputs"], cache[key])
+            obs = observables_from_expert(meta["inputs"],
+                                          _cached(cache, ("expert14", chunk, s), jets,
+                                                  lambda: jet_observables("expert14", piece)))
             inputs = (standardise(obs, (meta["scaler_mean"], meta["scaler_scale"])),)
         else:
             inputs = prepare(piece)
