@@ -87,10 +87,12 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     best = {"val_auc": -1.0}
     t0 = time.perf_counter()
 
-    def on_epoch(epoch, model, history):
-        val_auc = float(metrics.auc(va.labels, train.predict(model, *x_va).reshape(-1)))
+    def on_epoch(epoch, model, history):  # one pass over the validation jets gives its loss and AUC
+        logits = np.asarray(train.predict(model, *x_va), np.float64).reshape(-1)
+        val_loss = float(np.mean(np.logaddexp(0.0, logits) - va.labels * logits))  # sigmoid cross-entropy
+        val_auc = float(metrics.auc(va.labels, logits))
         elapsed = time.perf_counter() - t0
-        log(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} val loss {history.val_loss[-1]:.4f} "
+        log(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} val loss {val_loss:.4f} "
             f"val AUC {val_auc:.5f} ({elapsed / 60:.1f} min)")
         if val_auc > best["val_auc"]:
             best.update(meta, epoch=epoch, val_auc=round(val_auc, 6), train_seconds=round(elapsed, 1))
@@ -99,7 +101,7 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
                 zoo.record(out, command)
         return elapsed > 60 * minutes
 
-    train.fit(model, (*x_tr, tr.labels.astype(np.float32)), (*x_va, va.labels.astype(np.float32)),
+    train.fit(model, (*x_tr, tr.labels.astype(np.float32)),
               loss_fn=train.cross_entropy_loss, epochs=epochs, batch_size=recipe.batch_size,
               optimizer=tx, seed=seed, restore_best=False, data_parallel=parallel, progress=False,
               on_epoch=on_epoch, description=name)
