@@ -88,8 +88,8 @@ def train_tagger(name: str, *, epochs: int | None = None, minutes: float = 1e9, 
     t0 = time.perf_counter()
 
     def on_epoch(epoch, model, history):  # one pass over the validation jets gives its loss and AUC
-        logits = np.asarray(train.predict(model, *x_va), np.float64).reshape(-1)
-        val_loss = float(np.mean(np.logaddexp(0.0, logits) - va.labels * logits))  # sigmoid cross-entropy
+        logits = np.asarray(train.predict(model, *x_va)).reshape(-1)
+        val_loss = float(optax.sigmoid_binary_cross_entropy(logits, va.labels.astype(logits.dtype)).mean())
         val_auc = float(metrics.auc(va.labels, logits))
         elapsed = time.perf_counter() - t0
         log(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} val loss {val_loss:.4f} "
