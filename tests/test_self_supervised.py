@@ -169,6 +169,16 @@ def test_bad_options_raise():
         recipe.pretrain(overrides={"batchsize": 512})  # refused before any jet is loaded
 
 
+def test_recipe_builds_the_views_of_its_metadata():
+    """A checkpoint's ``augmentation`` setting reaches the model; without one, the default views."""
+    small = {"dim": 8, "heads": 2, "n_blocks": 1, "projection": [8]}
+    harder = dict(recipe.build({**small, "augmentation": {"resolution": 0.2, "n_split": 4}}).augmentation)
+    assert harder == {**ssl.AUGMENTATION, "resolution": 0.2, "n_split": 4}
+    assert dict(recipe.build(small).augmentation) == ssl.AUGMENTATION
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        recipe.build({**small, "augmentation": {"spin": 1}})
+
+
 # ------------------------------------------------------------------------------ few labels
 
 

@@ -30,7 +30,7 @@ __all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "main", "pretra
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 48, "heads": 4, "n_blocks": 2,
             "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 24,
             "batch_size": 256, "learning_rate": 1e-3, "warmup_epochs": 1, "weight_decay": 1e-4,
-            "val_jets": 2000}
+            "val_jets": 2000, "augmentation": {}}  # augmentation: options replacing AUGMENTATION's
 # the few-label recipe shared by fine-tuning and training from scratch (AdamW, fixed step budget)
 FEW_LABEL = {"steps": 600, "batch_size": 32, "fine_tune_lr": 3e-4, "scratch_lr": 1e-3, "weight_decay": 1e-2}
 
@@ -39,7 +39,8 @@ def build(meta: dict) -> ContrastiveModel:
     """The (untrained) model of a checkpoint's metadata (a :data:`PRETRAIN`-like dict)."""
     c = {**PRETRAIN, **meta}
     return ContrastiveModel(c["dim"], c["heads"], c["n_blocks"], c["n_class_blocks"], tuple(c["projection"]),
-                            c["temperature"], c["size"], rngs=nnx.Rngs(c["model_seed"]), seed=c["model_seed"])
+                            c["temperature"], c["size"], c["augmentation"], rngs=nnx.Rngs(c["model_seed"]),
+                            seed=c["model_seed"])
 
 
 def _splits(name: str = "top_qcd", seed: int = 0):
@@ -196,7 +197,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--minutes", type=float, default=1e9, help="pretrain: stop after the epoch that passes this")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=JSON",
-                        help="pretrain: override settings of PRETRAIN, e.g. --set batch_size=1024")
+                        help="pretrain: override settings of PRETRAIN, e.g. --set batch_size=1024 'augmentation={\"resolution\": 0.2}'")
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint (default: data/checkpoints/jetclr_top_qcd.npz)")
     args = parser.parse_args(argv)
     if args.command == "pretrain":
