@@ -170,11 +170,12 @@ def test_bad_options_raise():
 
 
 def test_recipe_builds_the_views_of_its_metadata():
-    """A checkpoint's ``augmentation`` setting reaches the model; without one, the default views."""
+    """A checkpoint's ``augmentation`` setting reaches the model; without one, the recipe's views."""
     small = {"dim": 8, "heads": 2, "n_blocks": 1, "projection": [8]}
-    harder = dict(recipe.build({**small, "augmentation": {"resolution": 0.2, "n_split": 4}}).augmentation)
-    assert harder == {**ssl.AUGMENTATION, "resolution": 0.2, "n_split": 4}
-    assert dict(recipe.build(small).augmentation) == ssl.AUGMENTATION
+    harder = dict(recipe.build({**small, "augmentation": {"resolution": 0.3, "n_split": 4}}).augmentation)
+    assert harder == {**ssl.AUGMENTATION, "resolution": 0.3, "n_split": 4}
+    assert dict(recipe.build({**small, "augmentation": {}}).augmentation) == ssl.AUGMENTATION  # JetCLR's
+    assert dict(recipe.build(small).augmentation) == {**ssl.AUGMENTATION, **recipe.PRETRAIN["augmentation"]}
     with pytest.raises(ValueError, match="unknown augmentation"):
         recipe.build({**small, "augmentation": {"spin": 1}})
 
