@@ -19,9 +19,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
-from jetkit import train
 from jetkit.models import self_supervised_training as recipe
 
 
@@ -41,9 +38,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = {}
     for path in args.checkpoint:
-        model = recipe.build(json.loads(str(np.load(path)["__metadata__"])))
-        train.load_checkpoint(model, path)
-        results[f"checkpoint {path}"] = probe(model)
+        results[f"checkpoint {path}"] = probe(recipe.load(path))
         Path(args.out).write_text(json.dumps(results, indent=1, sort_keys=True))
     for views in args.views:
         options = json.loads(views)

@@ -25,7 +25,7 @@ from flax import nnx
 from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
                                            probe_features, representations, tagger_inputs)
 
-__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "main", "pretrain", "transfer_study"]
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study"]
 
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 48, "heads": 4, "n_blocks": 2,
             "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 20,
@@ -44,6 +44,17 @@ def build(meta: dict) -> ContrastiveModel:
     return ContrastiveModel(c["dim"], c["heads"], c["n_blocks"], c["n_class_blocks"], tuple(c["projection"]),
                             c["temperature"], c["size"], c["augmentation"], rngs=nnx.Rngs(c["model_seed"]),
                             seed=c["model_seed"])
+
+
+def load(path: str) -> ContrastiveModel:
+    """The model of a checkpoint saved by :func:`pretrain` (built from its metadata, its weights loaded)."""
+    from jetkit import train
+
+    with np.load(path) as f:
+        meta = json.loads(str(f["__metadata__"]))
+    model = build(meta)
+    train.load_checkpoint(model, path)
+    return model
 
 
 def _splits(name: str = "top_qcd", seed: int = 0):
@@ -211,12 +222,9 @@ def main(argv=None) -> None:
         _, meta = pretrain(args.out, args.epochs, overrides, args.minutes)
         print(f"saved {args.out}: final losses {meta['train_loss'][-1]} / {meta['val_loss'][-1]}, {meta['seconds']} s")
         return
-    from jetkit import train
     from jetkit.data.specs import DATA_DIR
 
-    path = args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz")
-    model = build(json.loads(str(np.load(path)["__metadata__"])))
-    train.load_checkpoint(model, path)
+    model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
     t0 = time.perf_counter()
     results = {"invariance": invariance(model),
                "few_label": few_label_study(model, methods=("probe", "probe_cls", "fine_tune", "scratch")),

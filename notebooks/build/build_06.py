@@ -45,6 +45,7 @@ from flax import nnx
 
 from jetkit import data, exercises, metrics, plotting, train, zoo
 from jetkit.models import contrastive, inputs, self_supervised as ssl
+from jetkit.models.self_supervised_training import PRETRAIN
 from jetkit.physics import kinematics
 from jetkit.plotting import representation as rplot
 from jetkit.widgets import LatentExplorer
@@ -79,12 +80,13 @@ unchanged by the third and fourth rows. A representation trained to ignore them 
 IRC-safe information. The last row is not physics but a lesson in contrastive learning: rotations
 and translations leave every *pairwise* angle of a jet as it was, so without smearing the two
 views share a fingerprint that identifies the jet without understanding it. The zoo model smears
-every pT by about 20 % and its linear probe gets much better (section 5). All augmentations are pure JAX functions on padded `(particles, mask)`
-arrays (`jetkit.physics.augmentations`), so they run inside the compiled training step.
+every pT by about 20 % and its linear probe gets much better (section 5). All augmentations are
+pure JAX functions on padded `(particles, mask)` arrays (`jetkit.physics.augmentations`), so they run inside the compiled training step.
 """)
 
 code(r"""
 key = jax.random.PRNGKey(7)
+VIEWS = PRETRAIN["augmentation"]   # the zoo model's views: JetCLR's augmentations and a 20 % pT smearing
 only = lambda **on: {"rotation": False, "width": 0.0, "n_split": 0, "n_soft": 0, **on}   # one step at a time
 jet_p, jet_m = te.particles[:1], te.mask[:1]
 views = {"original": (jet_p, jet_m),
@@ -93,7 +95,7 @@ views = {"original": (jet_p, jet_m),
          "8 collinear splits": ssl.view(key, jet_p, jet_m, only(n_split=8)),
          "+4 soft (< 1 GeV)": ssl.view(key, jet_p, jet_m, only(n_soft=4)),
          "20 % pT smearing": ssl.view(key, jet_p, jet_m, only(resolution=0.2)),
-         "zoo view (all)": ssl.view(key, jet_p, jet_m, {"resolution": 0.2})}
+         "zoo view (all)": ssl.view(key, jet_p, jet_m, VIEWS)}
 fig, axes = plt.subplots(1, 7, figsize=(18, 3.2))
 for ax, (name, (p, m)) in zip(axes, views.items()):
     plotting.plot_constituents(ax, np.asarray(p)[0], np.asarray(m)[0], title=f"{name}\n{int(np.sum(m))} constituents")
@@ -103,8 +105,9 @@ plt.show()
 
 md(r"""
 The collinear splits are invisible in the picture (two markers at one point) but the count goes
-up; the soft particles are tiny dots; smearing only changes the marker sizes. (`ssl.view` first gives every jet a few empty slots, so that
-a jet whose 64 slots are all filled can still take its splittings.) Section 4 checks what they do
+up; the soft particles are tiny dots; smearing only changes the marker sizes. (`ssl.view` first
+gives every jet a few empty slots, so that a jet whose 64 slots are all filled can still take its
+splittings.) Section 4 checks what they do
 to the jet mass.
 """)
 
@@ -131,7 +134,6 @@ NumPy (τ = 0.1) and check it.
 """)
 
 code(r"""
-VIEWS = {"resolution": 0.2}   # the zoo model's views: JetCLR's augmentations and a 20 % pT smearing
 model_live = ssl.ContrastiveModel(augmentation=VIEWS, rngs=nnx.Rngs(0), seed=0)
 (v1p, v1m), (v2p, v2m) = model_live.views(te.particles[:8], te.mask[:8])
 z1, z2 = ssl.projections(model_live, v1p, v1m), ssl.projections(model_live, v2p, v2m)
@@ -359,8 +361,8 @@ md(r"""
 The top/QCD representation carries over only in part. The probe tells the five classes apart far
 above chance, W, Z and top (prongs, mass) from quarks and gluons best. With 500 labels it beats an
 encoder trained from scratch on the same jets (mean AUC ≈ 0.84 against ≈ 0.80), but with 2500
-labels the scratch encoder is clearly better (≈ 0.88 against ≈ 0.86). What contrastive training on top/QCD jets at 600 GeV kept is what tells *those*
-jets apart; the W/Z mass difference at 1 TeV and quark against gluon jets need information the
+labels the scratch encoder is clearly better (≈ 0.88 against ≈ 0.86). What contrastive training
+on top/QCD jets at 600 GeV kept is what tells *those* jets apart; the W/Z mass difference at 1 TeV and quark against gluon jets need information the
 representation was never asked to keep. This is why foundation models pre-train on *many* jet
 types at once (OmniJet-α, masked particle modelling): transfer is only as good as the variety of
 the pre-training sample.
