@@ -27,13 +27,14 @@ from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, co
 
 __all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study"]
 
-PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 48, "heads": 4, "n_blocks": 2,
-            "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 20,
+PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 64, "heads": 4, "n_blocks": 2,
+            "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 32,
             "batch_size": 256, "learning_rate": 1e-3, "warmup_epochs": 1, "weight_decay": 1e-4,
             "val_jets": 2000, "augmentation": {"resolution": 0.2}}
 # augmentation: options replacing AUGMENTATION's. The views add a 20 % pT smearing to JetCLR's symmetries:
 # without it the two views share every pairwise angle, the NT-Xent task is too easy (loss 0.16) and
-# the linear probe at 350 labels reaches 0.952 instead of 0.972 (benchmarks/jetclr_views.py)
+# the linear probe at 350 labels reaches 0.952 instead of 0.972 (dim 48, benchmarks/jetclr_views.py).
+# dim 64 and 32 epochs (32 min on 2 cores) lift it to 0.976, against 0.946 for the same encoder from scratch
 # the few-label recipe shared by fine-tuning and training from scratch (AdamW, fixed step budget)
 FEW_LABEL = {"steps": 600, "batch_size": 32, "fine_tune_lr": 3e-4, "scratch_lr": 1e-3, "weight_decay": 1e-2}
 
