@@ -80,8 +80,9 @@ unchanged by the third and fourth rows. A representation trained to ignore them 
 IRC-safe information. The last row is not physics but a lesson in contrastive learning: rotations
 and translations leave every *pairwise* angle of a jet as it was, so without smearing the two
 views share a fingerprint that identifies the jet without understanding it. The zoo model smears
-every pT by about 20 % and its linear probe gets much better (section 5). All augmentations are
-pure JAX functions on padded `(particles, mask)` arrays (`jetkit.physics.augmentations`), so they run inside the compiled training step.
+every pT by about 20 % and its linear probe gets much better (section 5). All augmentations are pure
+JAX functions on padded `(particles, mask)` arrays (`jetkit.physics.augmentations`), so they run
+inside the compiled training step.
 """)
 
 code(r"""
@@ -158,10 +159,11 @@ md(r"""
 ## 3. Pre-training without labels
 
 `ssl.ContrastiveModel` is the ParT-lite transformer (particle embedding, two particle-attention
-blocks with the pairwise ParT interaction bias, a class-attention block; about 91 k parameters at
-its default width of 48 numbers per particle) and a two-layer projection head. The augmentations are drawn *inside* the compiled training step
-from a key the model carries, so every epoch sees new views. `ssl.contrastive_loss` takes a batch
-`(particles, mask)`: there is no place for labels. A short live run:
+blocks with the pairwise ParT interaction bias, a class-attention block; about 93 k parameters at
+its default width of 48 numbers per particle) and a two-layer projection head. The augmentations are
+drawn *inside* the compiled training step from a key the model carries, so every epoch sees new
+views. `ssl.contrastive_loss` takes a batch `(particles, mask)`: there is no place for labels. A
+short live run:
 """)
 
 code(r"""
@@ -173,8 +175,8 @@ print(f"NT-Xent per epoch: {np.round(history.train_loss, 3)} (log(2B-1) = {np.lo
 
 md(r"""
 Two epochs on 2000 jets only start the job. The zoo holds the same model, 64 numbers wide,
-pre-trained for 32 epochs on the 35 000 training jets (32 min on 2 CPU cores; the command is below). Its labels
-were never loaded into the training data.
+pre-trained for 32 epochs on the 35 000 training jets (32 min on 2 CPU cores; the command is below).
+Its labels were never loaded into the training data.
 """)
 
 code(r"""
@@ -320,17 +322,17 @@ steps on so few jets pull the encoder away from what it learned without labels, 
 fine-tuning with very few labels. The class token h alone (a′) is almost as good as h with the
 mean particle token.
 
-How much the *views* matter: the model at its default width (48) pre-trained on the views of
-JetCLR alone (rotations, translations, collinear splittings, soft particles, no pT smearing)
-reaches only ≈ 0.95 with the probe at 350 labels, no better than training from scratch. Those
-views keep every pairwise angle of the jet, and the NT-Xent loss falls to 0.16: the task is solved
-by recognising the jet, not by understanding it. Smearing every pT by 20 % makes the task harder
-(the loss of the same model stays near 0.4) and lifts its probe to ≈ 0.97; the zoo's wider
-encoder, trained longer, adds a little more (`benchmarks/jetclr_views.py` compares views). Still, 32 epochs on 35 000 jets (half an hour on a laptop) do not give the
-encoder every detail a supervised tagger extracts (notebook 02's best reach 0.989 with 35 000
-labels); JetCLR pre-trains for hundreds of epochs on about a million jets, and foundation models on
-far more. The promise of foundation models, in a small picture: the expensive, label-free step is
-done once, and the downstream task needs few labels.
+How much the *views* matter: the model at its default width (48) pre-trained on the views of JetCLR
+alone (rotations, translations, collinear splittings, soft particles, no pT smearing) reaches only ≈
+0.95 with the probe at 350 labels, no better than training from scratch. Those views keep every
+pairwise angle of the jet, and the NT-Xent loss falls to 0.16: the task is solved by recognising the
+jet, not by understanding it. Smearing every pT by 20 % makes the task harder (the loss of the same
+model stays near 0.4) and lifts its probe to ≈ 0.97; the zoo's wider encoder, trained longer, adds a
+little more (`benchmarks/jetclr_views.py` compares views). Still, 32 epochs on 35 000 jets (half an
+hour on a laptop) do not give the encoder every detail a supervised tagger extracts (notebook 02's
+best reach 0.989 with 35 000 labels); JetCLR pre-trains for hundreds of epochs on about a million
+jets, and foundation models on far more. The promise of foundation models, in a small picture: the
+expensive, label-free step is done once, and the downstream task needs few labels.
 
 ## 6. Transfer to another dataset
 
@@ -363,12 +365,12 @@ plt.show()
 md(r"""
 The top/QCD representation carries over only in part. The probe tells the five classes apart far
 above chance, W, Z and top (prongs, mass) from quarks and gluons best. With 500 labels it beats an
-encoder trained from scratch on the same jets (mean AUC ≈ 0.85 against ≈ 0.79), but with 2500
-labels the scratch encoder is better (≈ 0.88 against ≈ 0.87). What contrastive training
-on top/QCD jets at 600 GeV kept is what tells *those* jets apart; the W/Z mass difference at 1 TeV and quark against gluon jets need information the
-representation was never asked to keep. This is why foundation models pre-train on *many* jet
-types at once (OmniJet-α, masked particle modelling): transfer is only as good as the variety of
-the pre-training sample.
+encoder trained from scratch on the same jets (mean AUC ≈ 0.85 against ≈ 0.79), but with 2500 labels
+the scratch encoder is better (≈ 0.88 against ≈ 0.87). What contrastive training on top/QCD jets at
+600 GeV kept is what tells *those* jets apart; the W/Z mass difference at 1 TeV and quark against
+gluon jets need information the representation was never asked to keep. This is why foundation
+models pre-train on *many* jet types at once (OmniJet-α, masked particle modelling): transfer is
+only as good as the variety of the pre-training sample.
 
 ## 7. The representation space
 
