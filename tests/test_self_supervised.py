@@ -240,6 +240,27 @@ def test_few_label_study_runs_every_method(monkeypatch, jets, model):
         recipe.few_label_study(model, sizes=(20,), methods=("probe", "knn"))
 
 
+def test_evaluate_with_draws_runs_only_the_few_label_study(monkeypatch, tmp_path):
+    import json
+
+    calls = []
+    monkeypatch.setattr(recipe, "load", lambda path: "model")
+    monkeypatch.setattr(recipe, "few_label_study", lambda model, sizes, seeds, methods: calls.append(
+        (model, tuple(sizes), tuple(seeds), tuple(methods))) or {m: {n: [0.5] * len(seeds) for n in sizes} for m in methods})
+    monkeypatch.setattr(recipe, "transfer_study", lambda model: pytest.fail("transfer_study must not run"))
+    monkeypatch.setattr(recipe, "invariance", lambda model: pytest.fail("invariance must not run"))
+    out = tmp_path / "draws.json"
+    recipe.main(["evaluate", "--out", str(out), "--checkpoint", "x.npz", "--sizes", "350", "--seeds", "0", "1", "2",
+                 "--methods", "probe", "scratch"])
+    assert calls == [("model", (350,), (0, 1, 2), ("probe", "scratch"))]
+    results = json.loads(out.read_text())
+    assert set(results) == {"few_label", "recipe", "seconds"}
+    assert results["few_label"]["scratch"]["350"] == [0.5, 0.5, 0.5]
+    assert results["recipe"]["learning_rate"] == recipe.FEW_LABEL["learning_rate"]
+    with pytest.raises(SystemExit):
+        recipe.main(["pretrain", "--out", str(tmp_path / "m.npz"), "--sizes", "350"])
+
+
 # ------------------------------------------------------------------------------ plots, widget, exercises
 
 
