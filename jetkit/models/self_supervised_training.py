@@ -226,9 +226,9 @@ def main(argv=None) -> None:
                         help="evaluate: only the few-label study, of these methods (e.g. --methods probe scratch)")
     args = parser.parse_args(argv)
     only_few_label = any(x is not None for x in (args.sizes, args.seeds, args.methods))
-    if args.command == "pretrain" and only_few_label:
-        parser.error("--sizes, --seeds and --methods belong to evaluate")
     if args.command == "pretrain":
+        if only_few_label:
+            parser.error("--sizes, --seeds and --methods belong to evaluate")
         try:
             overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
         except ValueError:
@@ -240,8 +240,8 @@ def main(argv=None) -> None:
 
     model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
     t0 = time.perf_counter()
-    few = few_label_study(model, args.sizes or (100, 350, 1000, 3500), args.seeds or (0, 1),
-                          methods=args.methods or ("probe", "probe_cls", "fine_tune", "scratch"))
+    chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
+    few = few_label_study(model, **chosen, methods=args.methods or ("probe", "probe_cls", "fine_tune", "scratch"))
     if only_few_label:  # e.g. six label draws at 350 labels: {"few_label": ..., "recipe": ...}
         results = {"few_label": few, "recipe": FEW_LABEL}
     else:
