@@ -261,6 +261,47 @@ def test_evaluate_with_draws_runs_only_the_few_label_study(monkeypatch, tmp_path
         recipe.main(["pretrain", "--out", str(tmp_path / "m.npz"), "--sizes", "350"])
 
 
+def test_probe_ceilings_on_the_encoder_itself_match_the_few_label_probe(monkeypatch, jets, model):
+    """With the reference tagger a copy of the pretrained encoder, the 'supervised features' probe
+    reads the very features of the few-label study's probe: the same AUC for the same draws."""
+    from jetkit import zoo
+
+    p, m, y = jets
+
+    class Split:
+        def __init__(self, idx):
+            self.particles, self.mask, self.labels = p[idx], m[idx], y[idx]
+
+    idx = np.random.default_rng(1).permutation(len(y))
+    monkeypatch.setattr(recipe, "_splits", lambda name, seed: (Split(idx[:120]), None, Split(idx[120:])))
+    copy = model.new_encoder(1, seed=0, pretrained=True)
+    copy.eval()
+    monkeypatch.setattr(zoo, "load", lambda name: (copy, lambda pp, mm: ssl.tagger_inputs(pp, mm, model.size)))
+    out = recipe.probe_ceilings(model, sizes=(20, 40), seeds=(0, 1))
+    few = recipe.few_label_study(model, sizes=(20, 40), seeds=(0, 1), methods=("probe",))
+    assert out["supervised_features"]["model"] == "part_top_qcd"
+    for n in (20, 40):
+        np.testing.assert_allclose(out["supervised_features"]["probe"][n], few["probe"][n], atol=1e-6)
+    assert out["all_labels"]["jets"] == 120 and 0.5 < out["all_labels"]["auc"] <= 1
+    with pytest.raises(ValueError, match="not trained on"):
+        recipe.probe_ceilings(model, reference="hgq_jet5")
+
+
+def test_evaluate_ceilings_runs_only_probe_ceilings(monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setattr(recipe, "load", lambda path: "model")
+    monkeypatch.setattr(recipe, "probe_ceilings", lambda model, **kw: {"called": [model, kw]})
+    monkeypatch.setattr(recipe, "few_label_study", lambda *a, **k: pytest.fail("few_label_study must not run"))
+    out = tmp_path / "ceilings.json"
+    recipe.main(["evaluate", "--out", str(out), "--checkpoint", "x.npz", "--ceilings", "--seeds", "0", "1", "2"])
+    assert json.loads(out.read_text())["ceilings"] == {"called": ["model", {"seeds": [0, 1, 2]}]}
+    with pytest.raises(SystemExit):
+        recipe.main(["evaluate", "--out", str(out), "--ceilings", "--methods", "probe"])
+    with pytest.raises(SystemExit):
+        recipe.main(["pretrain", "--out", str(tmp_path / "m.npz"), "--ceilings"])
+
+
 # ------------------------------------------------------------------------------ plots, widget, exercises
 
 

@@ -3,13 +3,14 @@
     python -m jetkit.models.self_supervised_training pretrain --out data/checkpoints/jetclr_top_qcd.npz
     python -m jetkit.models.self_supervised_training evaluate --out jetclr_results.json
     python -m jetkit.models.self_supervised_training evaluate --out draws350.json --sizes 350 --seeds 0 1 2 3 4 5 --methods probe scratch
+    python -m jetkit.models.self_supervised_training evaluate --out ceilings.json --ceilings --seeds 0 1 2 3 4 5
 
 ``pretrain`` trains a :class:`~jetkit.models.self_supervised.ContrastiveModel` with ``train.fit``
 on the particles and masks of the top_qcd training split (35 000 jets; the labels are never
 loaded into the training data) and saves it with :func:`jetkit.train.save_checkpoint`.
 ``evaluate`` runs the few-label and transfer studies (:func:`few_label_study`, :func:`transfer_study`,
 :func:`invariance`) and writes them as JSON; with ``--sizes``, ``--seeds`` or ``--methods`` it runs
-only the few-label study, with those settings. Everything is deterministic (fixed seeds).
+only the few-label study, with those settings; with ``--ceilings`` only :func:`probe_ceilings`. Everything is deterministic (fixed seeds).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import math
 import time
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -27,7 +29,8 @@ from flax import nnx
 from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
                                            probe_features, representations, tagger_inputs)
 
-__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study"]
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "probe_ceilings",
+           "transfer_study"]
 
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 64, "heads": 4, "n_blocks": 2,
             "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 32,
@@ -208,6 +211,59 @@ def invariance(model: ContrastiveModel, n: int = 2000, seed: int = 0) -> dict:
     return {"augmented": round(s.paired, 4), "random_pairs": round(s.random, 4), "jets": n}
 
 
+@nnx.jit
+def _tagger_probe_features(encoder, x, mask, pair):
+    h, tokens = encoder.encode(x, mask, pair)
+    count = jnp.maximum(mask.sum(-1, keepdims=True), 1)
+    return jnp.concatenate([h, tokens.sum(-2) / count], axis=-1)
+
+
+def _tagger_features(encoder, prepare, particles, mask, batch_size: int = 256) -> np.ndarray:
+    """What :func:`probe_features` reads (h and the mean particle token), from a supervised
+    ParT-lite tagger: ``prepare(particles, mask)`` makes its (x, mask, pair) inputs."""
+    out = []
+    for s in range(0, len(particles), batch_size):
+        args = [np.asarray(a) for a in prepare(particles[s:s + batch_size], mask[s:s + batch_size])]
+        k = len(args[0])
+        if k < batch_size:  # one compiled shape
+            args = [np.concatenate([a, np.zeros((batch_size - k, *a.shape[1:]), a.dtype)]) for a in args]
+        out.append(np.asarray(_tagger_probe_features(encoder, *args))[:k])
+    return np.concatenate(out)
+
+
+def probe_ceilings(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, reference: str = "part_top_qcd") -> dict:
+    """How far the few-label linear probe on top_qcd could go, two ceilings:
+
+    - ``"all_labels"``: the same :func:`linear_probe` of ``model``'s :func:`probe_features` with
+      every label of the training split: the limit of this representation as the labels grow;
+    - ``"supervised_features"``: the few-label probe (same draws as :func:`few_label_study`) on the
+      same features of the zoo tagger ``reference`` (a ParT-lite trained *with* all the training
+      labels): what a representation that already knows the task gives with n labels.
+
+    Returns ``{"all_labels": {"jets", "auc"}, "supervised_features": {"model", "probe": {n: [auc per seed]}}}``."""
+    from jetkit import zoo
+
+    if PRETRAIN["dataset"] != zoo.describe(reference)["zoo"]["dataset"]:
+        raise ValueError(f"the reference {reference!r} was not trained on {PRETRAIN['dataset']}")
+    tr, _, te = _splits(PRETRAIN["dataset"], PRETRAIN["split_seed"])
+    f_train, f_test = probe_features(model, tr.particles, tr.mask), probe_features(model, te.particles, te.mask)
+    out = {"all_labels": {"jets": len(tr.labels), "auc": _auc(te.labels, linear_probe(f_train, tr.labels, f_test))}}
+    tagger, prepare = zoo.load(reference)
+    if not hasattr(tagger, "encode"):
+        raise ValueError(f"the reference {reference!r} is not a particle transformer (it has no encode)")
+    g_test = _tagger_features(tagger, prepare, te.particles, te.mask)
+    probe = {}
+    for n in sizes:
+        probe[int(n)] = []
+        for seed in seeds:
+            idx = balanced_subset(tr.labels, int(n), seed=seed)
+            g = _tagger_features(tagger, prepare, tr.particles[idx], tr.mask[idx])
+            probe[int(n)].append(_auc(te.labels, linear_probe(g, tr.labels[idx], g_test, seed=seed)))
+        print("supervised features", n, [round(a, 4) for a in probe[int(n)]], flush=True)
+    out["supervised_features"] = {"model": reference, "probe": probe}
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jetkit.models.self_supervised_training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -224,11 +280,14 @@ def main(argv=None) -> None:
                         help="evaluate: only the few-label study, with these label draws (e.g. --seeds 0 1 2 3 4 5)")
     parser.add_argument("--methods", nargs="+", default=None, choices=["probe", "probe_cls", "fine_tune", "scratch"],
                         help="evaluate: only the few-label study, of these methods (e.g. --methods probe scratch)")
+    parser.add_argument("--ceilings", action="store_true",
+                        help="evaluate: only probe_ceilings (the probe with all labels, and on a supervised tagger's features; "
+                             "--sizes and --seeds default to 350 and 0 1)")
     args = parser.parse_args(argv)
     only_few_label = any(x is not None for x in (args.sizes, args.seeds, args.methods))
     if args.command == "pretrain":
-        if only_few_label:
-            parser.error("--sizes, --seeds and --methods belong to evaluate")
+        if only_few_label or args.ceilings:
+            parser.error("--sizes, --seeds, --methods and --ceilings belong to evaluate")
         try:
             overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
         except ValueError:
@@ -241,6 +300,14 @@ def main(argv=None) -> None:
     model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
     t0 = time.perf_counter()
     chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
+    if args.ceilings:
+        if args.methods is not None:
+            parser.error("--methods belongs to the few-label study, not --ceilings")
+        results = {"ceilings": probe_ceilings(model, **chosen), "seconds": round(time.perf_counter() - t0, 1)}
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+        print(json.dumps(results, indent=1, sort_keys=True))
+        return
     few = few_label_study(model, **chosen, methods=args.methods or ("probe", "probe_cls", "fine_tune", "scratch"))
     if only_few_label:  # e.g. six label draws at 350 labels: {"few_label": ..., "recipe": ...}
         results = {"few_label": few, "recipe": FEW_LABEL}
