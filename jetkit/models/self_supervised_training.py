@@ -3,14 +3,14 @@
     python -m jetkit.models.self_supervised_training pretrain --out data/checkpoints/jetclr_top_qcd.npz
     python -m jetkit.models.self_supervised_training evaluate --out jetclr_results.json
     python -m jetkit.models.self_supervised_training evaluate --out draws350.json --sizes 350 --seeds 0 1 2 3 4 5 --methods probe scratch
-    python -m jetkit.models.self_supervised_training evaluate --out ceilings.json --ceilings --seeds 0 1 2 3 4 5
+    python -m jetkit.models.self_supervised_training evaluate --out references.json --references --seeds 0 1 2 3 4 5
 
 ``pretrain`` trains a :class:`~jetkit.models.self_supervised.ContrastiveModel` with ``train.fit``
 on the particles and masks of the top_qcd training split (35 000 jets; the labels are never
 loaded into the training data) and saves it with :func:`jetkit.train.save_checkpoint`.
 ``evaluate`` runs the few-label and transfer studies (:func:`few_label_study`, :func:`transfer_study`,
 :func:`invariance`) and writes them as JSON; with ``--sizes``, ``--seeds`` or ``--methods`` it runs
-only the few-label study, with those settings; with ``--ceilings`` only :func:`probe_ceilings`. Everything is deterministic (fixed seeds).
+only the few-label study, with those settings; with ``--references`` only :func:`probe_references`. Everything is deterministic (fixed seeds).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from flax import nnx
 from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
                                            probe_features, representations, tagger_inputs)
 
-__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "probe_ceilings",
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "probe_references",
            "transfer_study"]
 
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 64, "heads": 4, "n_blocks": 2,
@@ -231,17 +231,24 @@ def _tagger_features(encoder, prepare, particles, mask, batch_size: int = 256) -
     return np.concatenate(out)
 
 
-def probe_ceilings(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, reference: str = "part_top_qcd") -> dict:
-    """How far the few-label linear probe on top_qcd could go, two ceilings:
+def probe_references(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, reference: str = "part_top_qcd") -> dict:
+    """What the few-label linear probe of ``model`` on top_qcd is measured against, beyond training
+    from scratch (the same :func:`linear_probe`, the label draws of :func:`few_label_study`):
 
-    - ``"all_labels"``: the same :func:`linear_probe` of ``model``'s :func:`probe_features` with
-      every label of the training split: the limit of this representation as the labels grow;
-    - ``"supervised_features"``: the few-label probe (same draws as :func:`few_label_study`) on the
-      same features of the zoo tagger ``reference`` (a ParT-lite trained *with* all the training
-      labels): what a representation that already knows the task gives with n labels.
+    - ``"all_labels"``: the probe of ``model``'s :func:`probe_features` with every label of the
+      training split, the limit of this representation as the labels grow;
+    - ``"supervised_features"``: the probe on the same features of the zoo tagger ``reference``
+      (a ParT-lite trained *with* all the training labels), a representation that already knows
+      the task: the ceiling of what pre-training could give at n labels;
+    - ``"expert_observables"``: the probe on the 14 expert observables
+      (:func:`~jetkit.physics.expert_features`: mass, N-subjettiness ratios, C2, D2, ...), the
+      physicist's hand-made representation, and ``"with_expert_observables"``: on ``model``'s features
+      and those 14 together.
 
-    Returns ``{"all_labels": {"jets", "auc"}, "supervised_features": {"model", "probe": {n: [auc per seed]}}}``."""
+    Returns ``{"all_labels": {"jets", "auc"}, "supervised_features": {"model", "probe": {n: [auc per seed]}},
+    "expert_observables": {n: [...]}, "with_expert_observables": {n: [...]}}``."""
     from jetkit import zoo
+    from jetkit.physics import expert_features
 
     if PRETRAIN["dataset"] != zoo.describe(reference)["zoo"]["dataset"]:
         raise ValueError(f"the reference {reference!r} was not trained on {PRETRAIN['dataset']}")
@@ -252,16 +259,20 @@ def probe_ceilings(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, refer
     if not hasattr(tagger, "encode"):
         raise ValueError(f"the reference {reference!r} is not a particle transformer (it has no encode)")
     g_test = _tagger_features(tagger, prepare, te.particles, te.mask)
-    probe = {}
+    e_train, e_test = expert_features(tr)[0], expert_features(te)[0]
+    features = {"supervised_features": lambda idx: (_tagger_features(tagger, prepare, tr.particles[idx], tr.mask[idx]), g_test),
+                "expert_observables": lambda idx: (e_train[idx], e_test),
+                "with_expert_observables": lambda idx: (np.c_[f_train[idx], e_train[idx]], np.c_[f_test, e_test])}
+    studies = {k: {} for k in features}
     for n in sizes:
-        probe[int(n)] = []
         for seed in seeds:
             idx = balanced_subset(tr.labels, int(n), seed=seed)
-            g = _tagger_features(tagger, prepare, tr.particles[idx], tr.mask[idx])
-            probe[int(n)].append(_auc(te.labels, linear_probe(g, tr.labels[idx], g_test, seed=seed)))
-        print("supervised features", n, [round(a, 4) for a in probe[int(n)]], flush=True)
-    out["supervised_features"] = {"model": reference, "probe": probe}
-    return out
+            for k, fn in features.items():
+                h, h_test = fn(idx)
+                studies[k].setdefault(int(n), []).append(_auc(te.labels, linear_probe(h, tr.labels[idx], h_test, seed=seed)))
+        print("references", n, {k: round(float(np.mean(v[int(n)])), 4) for k, v in studies.items()}, flush=True)
+    out["supervised_features"] = {"model": reference, "probe": studies.pop("supervised_features")}
+    return {**out, **studies}
 
 
 def main(argv=None) -> None:
@@ -280,14 +291,14 @@ def main(argv=None) -> None:
                         help="evaluate: only the few-label study, with these label draws (e.g. --seeds 0 1 2 3 4 5)")
     parser.add_argument("--methods", nargs="+", default=None, choices=["probe", "probe_cls", "fine_tune", "scratch"],
                         help="evaluate: only the few-label study, of these methods (e.g. --methods probe scratch)")
-    parser.add_argument("--ceilings", action="store_true",
-                        help="evaluate: only probe_ceilings (the probe with all labels, and on a supervised tagger's features; "
-                             "--sizes and --seeds default to 350 and 0 1)")
+    parser.add_argument("--references", action="store_true",
+                        help="evaluate: only probe_references (the probe with all labels, on a supervised tagger's features, "
+                             "on expert observables; --sizes and --seeds default to 350 and 0 1)")
     args = parser.parse_args(argv)
     only_few_label = any(x is not None for x in (args.sizes, args.seeds, args.methods))
     if args.command == "pretrain":
-        if only_few_label or args.ceilings:
-            parser.error("--sizes, --seeds, --methods and --ceilings belong to evaluate")
+        if only_few_label or args.references:
+            parser.error("--sizes, --seeds, --methods and --references belong to evaluate")
         try:
             overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
         except ValueError:
@@ -300,10 +311,10 @@ def main(argv=None) -> None:
     model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
     t0 = time.perf_counter()
     chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
-    if args.ceilings:
+    if args.references:
         if args.methods is not None:
-            parser.error("--methods belongs to the few-label study, not --ceilings")
-        results = {"ceilings": probe_ceilings(model, **chosen), "seconds": round(time.perf_counter() - t0, 1)}
+            parser.error("--methods belongs to the few-label study, not --references")
+        results = {"references": probe_references(model, **chosen), "seconds": round(time.perf_counter() - t0, 1)}
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
         print(json.dumps(results, indent=1, sort_keys=True))
