@@ -146,7 +146,7 @@ def test_fit_on_unlabeled_jets_lowers_the_loss_and_round_trips(jets, tmp_path):
     assert not np.allclose(np.asarray(embed_jit(scratch, *x)), h[:8], atol=1e-3)
 
 
-def test_probe_features_are_the_representation_and_the_mean_particle_token(jets, model):
+def test_probe_features_are_the_representation_and_the_mean_particle_token_of_encoder_features(jets, model):
     p, m, _ = jets
     f = ssl.probe_features(model, p[:8], m[:8], batch_size=8)
     dim = model.encoder.dim
@@ -160,6 +160,7 @@ def test_probe_features_are_the_representation_and_the_mean_particle_token(jets,
     np.testing.assert_allclose(ssl.probe_features(model, p[:8, order], m[:8, order], batch_size=8), f, atol=1e-4)
     padded = np.pad(p[:8], ((0, 0), (0, 5), (0, 0))), np.pad(m[:8], ((0, 0), (0, 5)))  # empty slots change nothing
     np.testing.assert_allclose(ssl.probe_features(model, *padded, batch_size=8), f, atol=1e-5)
+    np.testing.assert_allclose(ssl.encoder_features(model.encoder, x, mask, pair), f, atol=1e-5)  # any ParT-lite encoder
 
 
 def test_bad_options_raise():

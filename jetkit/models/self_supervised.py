@@ -37,8 +37,8 @@ from jetkit.models.inputs import N_FEATURES, particle_features
 from jetkit.models.transformer import ParticleTransformer, _pairwise
 from jetkit.physics import augmentations
 
-__all__ = ["AUGMENTATION", "SIZE", "ContrastiveModel", "balanced_subset", "contrastive_loss", "encoder_inputs",
-           "linear_probe", "probe_features", "projections", "representations", "tagger_inputs", "view"]
+__all__ = ["AUGMENTATION", "SIZE", "ContrastiveModel", "balanced_subset", "contrastive_loss", "encoder_features",
+           "encoder_inputs", "linear_probe", "probe_features", "projections", "representations", "tagger_inputs", "view"]
 
 SIZE = 32  # constituents the encoder sees (the hardest ones)
 # JetCLR's recipe (arXiv:2108.04253): symmetries and IRC-safe changes, no pT smearing
@@ -84,6 +84,15 @@ def tagger_inputs(particles, mask=None, size: int = SIZE, *, batch: int = 4096):
     if not parts:
         raise ValueError("tagger_inputs needs at least one jet")
     return tuple(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(3))
+
+
+def encoder_features(encoder: ParticleTransformer, x, mask, pair) -> jax.Array:
+    """(N, 2 dim): a ParT-lite encoder's representation h and the mean of its particle tokens after
+    the last particle block, from its inputs ``(x, mask, pair)`` (:func:`encoder_inputs`); what
+    :meth:`ContrastiveModel.probe_features` returns, for any such encoder (pretrained or supervised)."""
+    h, tokens = encoder.encode(x, mask, pair)
+    count = jnp.maximum(jnp.sum(mask, -1, keepdims=True), 1)
+    return jnp.concatenate([h, tokens.sum(-2) / count], axis=-1)
 
 
 class ContrastiveModel(nnx.Module):
@@ -132,9 +141,7 @@ class ContrastiveModel(nnx.Module):
         (class token + average-pooled patch tokens, arXiv:2304.07193)."""
         mask = (jnp.asarray(particles)[..., 0] > 0) if mask is None else mask
         x, m, pair = _encoder_inputs(jnp.asarray(particles, jnp.float32), jnp.asarray(mask, bool), self.size)
-        h, tokens = self.encoder.encode(x, m, pair)
-        count = jnp.maximum(m.sum(-1, keepdims=True), 1)
-        return jnp.concatenate([h, tokens.sum(-2) / count], axis=-1)
+        return encoder_features(self.encoder, x, m, pair)
 
     def project(self, h: jax.Array) -> jax.Array:
         for i, layer in enumerate(self.projector):

@@ -10,7 +10,8 @@ on the particles and masks of the top_qcd training split (35 000 jets; the label
 loaded into the training data) and saves it with :func:`jetkit.train.save_checkpoint`.
 ``evaluate`` runs the few-label and transfer studies (:func:`few_label_study`, :func:`transfer_study`,
 :func:`invariance`) and writes them as JSON; with ``--sizes``, ``--seeds`` or ``--methods`` it runs
-only the few-label study, with those settings; with ``--references`` only :func:`probe_references`. Everything is deterministic (fixed seeds).
+only the few-label study, with those settings; with ``--references`` only :func:`probe_references`.
+Everything is deterministic (fixed seeds).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import json
 import math
 import time
 
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
-                                           probe_features, representations, tagger_inputs)
+from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, encoder_features,
+                                           linear_probe, probe_features, representations, tagger_inputs)
 
 __all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "probe_references",
            "transfer_study"]
@@ -211,23 +211,19 @@ def invariance(model: ContrastiveModel, n: int = 2000, seed: int = 0) -> dict:
     return {"augmented": round(s.paired, 4), "random_pairs": round(s.random, 4), "jets": n}
 
 
-@nnx.jit
-def _tagger_probe_features(encoder, x, mask, pair):
-    h, tokens = encoder.encode(x, mask, pair)
-    count = jnp.maximum(mask.sum(-1, keepdims=True), 1)
-    return jnp.concatenate([h, tokens.sum(-2) / count], axis=-1)
+_encoder_features = nnx.jit(encoder_features)
 
 
 def _tagger_features(encoder, prepare, particles, mask, batch_size: int = 256) -> np.ndarray:
-    """What :func:`probe_features` reads (h and the mean particle token), from a supervised
-    ParT-lite tagger: ``prepare(particles, mask)`` makes its (x, mask, pair) inputs."""
+    """:func:`~jetkit.models.self_supervised.encoder_features` of a supervised ParT-lite tagger, the
+    features :func:`probe_features` reads: ``prepare(particles, mask)`` makes its (x, mask, pair) inputs."""
     out = []
     for s in range(0, len(particles), batch_size):
         args = [np.asarray(a) for a in prepare(particles[s:s + batch_size], mask[s:s + batch_size])]
         k = len(args[0])
         if k < batch_size:  # one compiled shape
             args = [np.concatenate([a, np.zeros((batch_size - k, *a.shape[1:]), a.dtype)]) for a in args]
-        out.append(np.asarray(_tagger_probe_features(encoder, *args))[:k])
+        out.append(np.asarray(_encoder_features(encoder, *args))[:k])
     return np.concatenate(out)
 
 
@@ -296,6 +292,8 @@ def main(argv=None) -> None:
                              "on expert observables; --sizes and --seeds default to 350 and 0 1)")
     args = parser.parse_args(argv)
     only_few_label = any(x is not None for x in (args.sizes, args.seeds, args.methods))
+    if args.references and args.methods is not None:
+        parser.error("--methods belongs to the few-label study, not --references")
     if args.command == "pretrain":
         if only_few_label or args.references:
             parser.error("--sizes, --seeds, --methods and --references belong to evaluate")
@@ -312,8 +310,6 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
     if args.references:
-        if args.methods is not None:
-            parser.error("--methods belongs to the few-label study, not --references")
         results = {"references": probe_references(model, **chosen), "seconds": round(time.perf_counter() - t0, 1)}
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
