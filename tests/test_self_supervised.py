@@ -261,58 +261,6 @@ def test_evaluate_with_draws_runs_only_the_few_label_study(monkeypatch, tmp_path
         recipe.main(["pretrain", "--out", str(tmp_path / "m.npz"), "--sizes", "350"])
 
 
-def test_probe_references_on_the_encoder_itself_match_the_few_label_probe(monkeypatch, real_jets, model):
-    """With the reference tagger a copy of the pretrained encoder, the 'supervised features' probe
-    reads the very features of the few-label study's probe: the same AUC for the same draws. The
-    expert-observable probes read jetkit.physics.expert_features of the same jets."""
-    from jetkit import zoo
-    from jetkit.physics import expert_features
-
-    keys = ("particles", "mask", "labels", "jets", "n_constituents")
-
-    class Split:
-        def __init__(self, idx):
-            for k in keys:
-                setattr(self, k, np.asarray(real_jets[k])[idx])
-
-    idx = np.random.default_rng(1).permutation(len(real_jets["labels"]))
-    train, test = Split(idx[:120]), Split(idx[120:])
-    monkeypatch.setattr(recipe, "_splits", lambda name, seed: (train, None, test))
-    copy = model.new_encoder(1, seed=0, pretrained=True)
-    copy.eval()
-    monkeypatch.setattr(zoo, "load", lambda name: (copy, lambda pp, mm: ssl.tagger_inputs(pp, mm, model.size)))
-    out = recipe.probe_references(model, sizes=(20, 40), seeds=(0, 1))
-    few = recipe.few_label_study(model, sizes=(20, 40), seeds=(0, 1), methods=("probe",))
-    assert set(out) == {"all_labels", "supervised_features", "expert_observables", "with_expert_observables"}
-    assert out["supervised_features"]["model"] == "part_top_qcd"
-    for n in (20, 40):
-        np.testing.assert_allclose(out["supervised_features"]["probe"][n], few["probe"][n], atol=1e-6)
-    draw = ssl.balanced_subset(train.labels, 40, seed=1)
-    e_train, e_test = expert_features(train)[0], expert_features(test)[0]
-    expected = metrics.auc(test.labels, ssl.linear_probe(e_train[draw], train.labels[draw], e_test, seed=1))
-    assert out["expert_observables"][40][1] == pytest.approx(float(expected))
-    assert out["expert_observables"][40][1] > 0.7  # mass and tau32 tell top from QCD
-    assert all(len(v) == 2 for v in out["with_expert_observables"].values())
-    assert out["all_labels"]["jets"] == 120 and 0.5 < out["all_labels"]["auc"] <= 1
-    with pytest.raises(ValueError, match="not trained on"):
-        recipe.probe_references(model, reference="hgq_jet5")
-
-
-def test_evaluate_references_runs_only_probe_references(monkeypatch, tmp_path):
-    import json
-
-    monkeypatch.setattr(recipe, "load", lambda path: "model")
-    monkeypatch.setattr(recipe, "probe_references", lambda model, **kw: {"called": [model, kw]})
-    monkeypatch.setattr(recipe, "few_label_study", lambda *a, **k: pytest.fail("few_label_study must not run"))
-    out = tmp_path / "references.json"
-    recipe.main(["evaluate", "--out", str(out), "--checkpoint", "x.npz", "--references", "--seeds", "0", "1", "2"])
-    assert json.loads(out.read_text())["references"] == {"called": ["model", {"seeds": [0, 1, 2]}]}
-    with pytest.raises(SystemExit):
-        recipe.main(["evaluate", "--out", str(out), "--references", "--methods", "probe"])
-    with pytest.raises(SystemExit):
-        recipe.main(["pretrain", "--out", str(tmp_path / "m.npz"), "--references"])
-
-
 # ------------------------------------------------------------------------------ plots, widget, exercises
 
 

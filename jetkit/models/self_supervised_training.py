@@ -3,15 +3,14 @@
     python -m jetkit.models.self_supervised_training pretrain --out data/checkpoints/jetclr_top_qcd.npz
     python -m jetkit.models.self_supervised_training evaluate --out jetclr_results.json
     python -m jetkit.models.self_supervised_training evaluate --out draws350.json --sizes 350 --seeds 0 1 2 3 4 5 --methods probe scratch
-    python -m jetkit.models.self_supervised_training evaluate --out references.json --references --seeds 0 1 2 3 4 5
 
 ``pretrain`` trains a :class:`~jetkit.models.self_supervised.ContrastiveModel` with ``train.fit``
 on the particles and masks of the top_qcd training split (35 000 jets; the labels are never
 loaded into the training data) and saves it with :func:`jetkit.train.save_checkpoint`.
 ``evaluate`` runs the few-label and transfer studies (:func:`few_label_study`, :func:`transfer_study`,
 :func:`invariance`) and writes them as JSON; with ``--sizes``, ``--seeds`` or ``--methods`` it runs
-only the few-label study, with those settings; with ``--references`` only :func:`probe_references`.
-Everything is deterministic (fixed seeds).
+only the few-label study, with those settings. Everything is deterministic (fixed seeds).
+What the probe is measured against besides training from scratch: :mod:`jetkit.models.self_supervised_references`.
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, encoder_features,
-                                           linear_probe, probe_features, representations, tagger_inputs)
+from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
+                                           probe_features, representations, tagger_inputs)
 
-__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "probe_references",
-           "transfer_study"]
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study"]
 
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 64, "heads": 4, "n_blocks": 2,
             "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 32,
@@ -211,66 +209,6 @@ def invariance(model: ContrastiveModel, n: int = 2000, seed: int = 0) -> dict:
     return {"augmented": round(s.paired, 4), "random_pairs": round(s.random, 4), "jets": n}
 
 
-_encoder_features = nnx.jit(encoder_features)
-
-
-def _tagger_features(encoder, prepare, particles, mask, batch_size: int = 256) -> np.ndarray:
-    """:func:`~jetkit.models.self_supervised.encoder_features` of a supervised ParT-lite tagger, the
-    features :func:`probe_features` reads: ``prepare(particles, mask)`` makes its (x, mask, pair) inputs."""
-    out = []
-    for s in range(0, len(particles), batch_size):
-        args = [np.asarray(a) for a in prepare(particles[s:s + batch_size], mask[s:s + batch_size])]
-        k = len(args[0])
-        if k < batch_size:  # one compiled shape
-            args = [np.concatenate([a, np.zeros((batch_size - k, *a.shape[1:]), a.dtype)]) for a in args]
-        out.append(np.asarray(_encoder_features(encoder, *args))[:k])
-    return np.concatenate(out)
-
-
-def probe_references(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, reference: str = "part_top_qcd") -> dict:
-    """What the few-label linear probe of ``model`` on top_qcd is measured against, beyond training
-    from scratch (the same :func:`linear_probe`, the label draws of :func:`few_label_study`):
-
-    - ``"all_labels"``: the probe of ``model``'s :func:`probe_features` with every label of the
-      training split, the limit of this representation as the labels grow;
-    - ``"supervised_features"``: the probe on the same features of the zoo tagger ``reference``
-      (a ParT-lite trained *with* all the training labels), a representation that already knows
-      the task: the ceiling of what pre-training could give at n labels;
-    - ``"expert_observables"``: the probe on the 14 expert observables
-      (:func:`~jetkit.physics.expert_features`: mass, N-subjettiness ratios, C2, D2, ...), the
-      physicist's hand-made representation, and ``"with_expert_observables"``: on ``model``'s features
-      and those 14 together.
-
-    Returns ``{"all_labels": {"jets", "auc"}, "supervised_features": {"model", "probe": {n: [auc per seed]}},
-    "expert_observables": {n: [...]}, "with_expert_observables": {n: [...]}}``."""
-    from jetkit import zoo
-    from jetkit.physics import expert_features
-
-    if PRETRAIN["dataset"] != zoo.describe(reference)["zoo"]["dataset"]:
-        raise ValueError(f"the reference {reference!r} was not trained on {PRETRAIN['dataset']}")
-    tr, _, te = _splits(PRETRAIN["dataset"], PRETRAIN["split_seed"])
-    f_train, f_test = probe_features(model, tr.particles, tr.mask), probe_features(model, te.particles, te.mask)
-    out = {"all_labels": {"jets": len(tr.labels), "auc": _auc(te.labels, linear_probe(f_train, tr.labels, f_test))}}
-    tagger, prepare = zoo.load(reference)
-    if not hasattr(tagger, "encode"):
-        raise ValueError(f"the reference {reference!r} is not a particle transformer (it has no encode)")
-    g_test = _tagger_features(tagger, prepare, te.particles, te.mask)
-    e_train, e_test = expert_features(tr)[0], expert_features(te)[0]
-    features = {"supervised_features": lambda idx: (_tagger_features(tagger, prepare, tr.particles[idx], tr.mask[idx]), g_test),
-                "expert_observables": lambda idx: (e_train[idx], e_test),
-                "with_expert_observables": lambda idx: (np.c_[f_train[idx], e_train[idx]], np.c_[f_test, e_test])}
-    studies = {k: {} for k in features}
-    for n in sizes:
-        for seed in seeds:
-            idx = balanced_subset(tr.labels, int(n), seed=seed)
-            for k, fn in features.items():
-                h, h_test = fn(idx)
-                studies[k].setdefault(int(n), []).append(_auc(te.labels, linear_probe(h, tr.labels[idx], h_test, seed=seed)))
-        print("references", n, {k: round(float(np.mean(v[int(n)])), 4) for k, v in studies.items()}, flush=True)
-    out["supervised_features"] = {"model": reference, "probe": studies.pop("supervised_features")}
-    return {**out, **studies}
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jetkit.models.self_supervised_training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -287,16 +225,11 @@ def main(argv=None) -> None:
                         help="evaluate: only the few-label study, with these label draws (e.g. --seeds 0 1 2 3 4 5)")
     parser.add_argument("--methods", nargs="+", default=None, choices=["probe", "probe_cls", "fine_tune", "scratch"],
                         help="evaluate: only the few-label study, of these methods (e.g. --methods probe scratch)")
-    parser.add_argument("--references", action="store_true",
-                        help="evaluate: only probe_references (the probe with all labels, on a supervised tagger's features, "
-                             "on expert observables; --sizes and --seeds default to 350 and 0 1)")
     args = parser.parse_args(argv)
     only_few_label = any(x is not None for x in (args.sizes, args.seeds, args.methods))
-    if args.references and args.methods is not None:
-        parser.error("--methods belongs to the few-label study, not --references")
     if args.command == "pretrain":
-        if only_few_label or args.references:
-            parser.error("--sizes, --seeds, --methods and --references belong to evaluate")
+        if only_few_label:
+            parser.error("--sizes, --seeds and --methods belong to evaluate")
         try:
             overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
         except ValueError:
@@ -309,12 +242,6 @@ def main(argv=None) -> None:
     model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
     t0 = time.perf_counter()
     chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
-    if args.references:
-        results = {"references": probe_references(model, **chosen), "seconds": round(time.perf_counter() - t0, 1)}
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1, sort_keys=True)
-        print(json.dumps(results, indent=1, sort_keys=True))
-        return
     few = few_label_study(model, **chosen, methods=args.methods or ("probe", "probe_cls", "fine_tune", "scratch"))
     if only_few_label:  # e.g. six label draws at 350 labels: {"few_label": ..., "recipe": ...}
         results = {"few_label": few, "recipe": FEW_LABEL}

@@ -339,7 +339,7 @@ expensive, label-free step is done once, and the downstream task needs few label
 How much is left for a better pre-training to gain, and how does a representation learned without
 labels compare with the one physicists built by hand? The zoo card holds the same linear probe on
 other features, over the same six draws of labelled jets
-(`python -m jetkit.models.self_supervised_training evaluate --references`): the JetCLR features
+(`python -m jetkit.models.self_supervised_references`): the JetCLR features
 given *every* training label; the same two features (class token, mean particle token) of
 notebook 02's ParT-lite (the same design, 64 wide, one particle block more), trained *with* all
 35 000 labels, that is, a representation that already knows the task; and the 14 expert
