@@ -138,6 +138,8 @@ def test_fit_on_unlabeled_jets_lowers_the_loss_and_round_trips(jets, tmp_path):
     loaded = recipe.load(path)  # built from the checkpoint's own metadata
     assert dict(loaded.augmentation) == dict(mod.augmentation)
     np.testing.assert_array_equal(ssl.representations(loaded, p, m, batch_size=64), h)
+    shipped = recipe.load()  # no path: the zoo's jetclr_top_qcd checkpoint
+    assert shipped.encoder.dim == recipe.PRETRAIN["dim"] and shipped.size == recipe.PRETRAIN["size"]
     tuned = mod.new_encoder(1, seed=5)
     x = ssl.encoder_inputs(p[:8], m[:8])
     np.testing.assert_allclose(np.asarray(embed_jit(tuned, *x)), h[:8], atol=1e-5)

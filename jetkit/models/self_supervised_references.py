@@ -12,15 +12,14 @@ label. The zoo card of ``jetclr_top_qcd`` records the result (``test_metrics.ref
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 from flax import nnx
 
 from jetkit.models import self_supervised_training as recipe
-from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, encoder_features, linear_probe,
-                                           probe_features)
+from jetkit.models.self_supervised import (ContrastiveModel, _batched, balanced_subset, encoder_features,
+                                           linear_probe, probe_features)
 
 __all__ = ["main", "probe_references"]
 
@@ -29,15 +28,10 @@ _encoder_features = nnx.jit(encoder_features)
 
 def _tagger_features(encoder, prepare, particles, mask, batch_size: int = 256) -> np.ndarray:
     """:func:`~jetkit.models.self_supervised.encoder_features` of a supervised ParT-lite tagger, the
-    features :func:`probe_features` reads: ``prepare(particles, mask)`` makes its (x, mask, pair) inputs."""
-    out = []
-    for s in range(0, len(particles), batch_size):
-        args = [np.asarray(a) for a in prepare(particles[s:s + batch_size], mask[s:s + batch_size])]
-        k = len(args[0])
-        if k < batch_size:  # one compiled shape
-            args = [np.concatenate([a, np.zeros((batch_size - k, *a.shape[1:]), a.dtype)]) for a in args]
-        out.append(np.asarray(_encoder_features(encoder, *args))[:k])
-    return np.concatenate(out)
+    features :func:`probe_features` reads, batched as :func:`probe_features` is:
+    ``prepare(particles, mask)`` makes the tagger's (x, mask, pair) inputs."""
+    return _batched(lambda tagger, p, m: _encoder_features(tagger, *prepare(p, m)), encoder, particles, mask,
+                    batch_size, 2 * encoder.dim)
 
 
 def probe_references(model: ContrastiveModel, sizes=(350,), seeds=(0, 1), *, reference: str = "part_top_qcd") -> dict:
@@ -98,15 +92,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="label draws (default 0 1)")
     parser.add_argument("--reference", default="part_top_qcd", help="the supervised zoo tagger (default part_top_qcd)")
     args = parser.parse_args(argv)
-    from jetkit.data.specs import DATA_DIR
-
-    model = recipe.load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
+    model = recipe.load(args.checkpoint)
     t0 = time.perf_counter()
-    results = {"references": probe_references(model, args.sizes, args.seeds, reference=args.reference)}
-    results["seconds"] = round(time.perf_counter() - t0, 1)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    print(json.dumps(results, indent=1, sort_keys=True))
+    recipe.write_results({"references": probe_references(model, args.sizes, args.seeds, reference=args.reference)},
+                         args.out, t0)
 
 
 if __name__ == "__main__":

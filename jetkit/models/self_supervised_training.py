@@ -28,7 +28,8 @@ from flax import nnx
 from jetkit.models.self_supervised import (ContrastiveModel, balanced_subset, contrastive_loss, linear_probe,
                                            probe_features, representations, tagger_inputs)
 
-__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study"]
+__all__ = ["PRETRAIN", "build", "few_label_study", "invariance", "load", "main", "pretrain", "transfer_study",
+           "write_results"]
 
 PRETRAIN = {"dataset": "top_qcd", "split_seed": 0, "model_seed": 0, "dim": 64, "heads": 4, "n_blocks": 2,
             "n_class_blocks": 1, "projection": [64, 32], "temperature": 0.1, "size": 32, "epochs": 32,
@@ -52,10 +53,15 @@ def build(meta: dict) -> ContrastiveModel:
                             seed=c["model_seed"])
 
 
-def load(path: str) -> ContrastiveModel:
-    """The model of a checkpoint saved by :func:`pretrain` (built from its metadata, its weights loaded)."""
+def load(path: str | None = None) -> ContrastiveModel:
+    """The model of a checkpoint saved by :func:`pretrain` (built from its metadata, its weights
+    loaded); ``None``: the shipped ``data/checkpoints/jetclr_top_qcd.npz``."""
     from jetkit import train
 
+    if path is None:
+        from jetkit.data.specs import DATA_DIR
+
+        path = str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz")
     with np.load(path) as f:
         meta = json.loads(str(f["__metadata__"]))
     model = build(meta)
@@ -237,9 +243,7 @@ def main(argv=None) -> None:
         _, meta = pretrain(args.out, args.epochs, overrides, args.minutes)
         print(f"saved {args.out}: final losses {meta['train_loss'][-1]} / {meta['val_loss'][-1]}, {meta['seconds']} s")
         return
-    from jetkit.data.specs import DATA_DIR
-
-    model = load(args.checkpoint or str(DATA_DIR / "checkpoints" / "jetclr_top_qcd.npz"))
+    model = load(args.checkpoint)
     t0 = time.perf_counter()
     chosen = {k: v for k, v in (("sizes", args.sizes), ("seeds", args.seeds)) if v is not None}  # else its defaults
     few = few_label_study(model, **chosen, methods=args.methods or ("probe", "probe_cls", "fine_tune", "scratch"))
@@ -248,8 +252,14 @@ def main(argv=None) -> None:
     else:
         results = {"invariance": invariance(model), "few_label": few, "transfer_jet5": transfer_study(model),
                    "recipe": FEW_LABEL}
+    write_results(results, args.out, t0)
+
+
+def write_results(results: dict, out: str, t0: float) -> None:
+    """Add the seconds since ``t0`` (``time.perf_counter``) to ``results``, write them to the JSON
+    file ``out`` and print them (the output of the studies' command lines)."""
     results["seconds"] = round(time.perf_counter() - t0, 1)
-    with open(args.out, "w") as f:
+    with open(out, "w") as f:
         json.dump(results, f, indent=1, sort_keys=True)
     print(json.dumps(results, indent=1, sort_keys=True))
 
